@@ -1,0 +1,7 @@
+"""``python -m discord_echo`` is the same as the ``discord-echo`` command."""
+
+import sys
+
+from discord_echo.cli import main
+
+sys.exit(main())

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Set up Discord Echo: standalone (a local .venv) or inside a text-generation-webui.
+
+    python3 install.py                 # .venv with the package, for the CLI and the app
+    python3 install.py --tests         # the same plus test tools, then run the test suite
+    python3 install.py --webui PATH    # put the extension into that webui and install its
+                                       # extra requirements into the webui's own Python
+
+Safe to run again: it only adds or updates what it owns and never deletes user data.
+Uses only the standard library, so it runs on any Python 3.10+.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+EXTENSION = ROOT / "extensions" / "discord_echo"
+VENV = ROOT / ".venv"
+
+
+def _venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _run(cmd: list[str], **kwargs) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True, **kwargs)
+
+
+def setup_standalone(extras: str) -> Path:
+    """Create (or update) .venv and install this package editable with ``extras``."""
+    python = _venv_python()
+    if not python.exists():
+        print(f"Creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    _run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f"{ROOT}[{extras}]"])
+    return python
+
+
+def run_tests(python: Path, pytest_args: list[str]) -> int:
+    result = subprocess.run([str(python), "-m", "pytest", *pytest_args], cwd=ROOT)
+    # pytest exits 5 when it collected nothing: that is a failure of the suite, not a pass.
+    return result.returncode
+
+
+def _webui_python(webui: Path, given: str | None) -> Path:
+    if given:
+        return Path(given)
+    env = webui / "installer_files" / "env"
+    for candidate in (env / "bin" / "python", env / "python.exe", env / "bin" / "python3"):
+        if candidate.exists():
+            return candidate
+    raise SystemExit(
+        f"No Python environment found in {env} (the one-click installer creates it).\n"
+        "Pass the Python that runs your webui with --python, e.g. --python /path/to/venv/bin/python"
+    )
+
+
+def install_into_webui(webui: Path, python_arg: str | None, copy: bool) -> None:
+    webui = webui.expanduser().resolve()
+    if not (webui / "server.py").is_file() or not (webui / "modules").is_dir():
+        raise SystemExit(f"{webui} does not look like a text-generation-webui folder (no server.py / modules/).")
+    python = _webui_python(webui, python_arg)
+    target = webui / "user_data" / "extensions" / "discord_echo"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # A link by default: `git pull` here updates the extension in place and nothing is
+    # duplicated. Windows needs Developer Mode for links, so it (or --copy) gets a copy.
+    use_copy = copy or os.name == "nt"
+    if target.is_symlink():
+        if target.resolve() != EXTENSION.resolve():
+            raise SystemExit(f"{target} links to {target.resolve()}, not to this checkout. Remove that link first.")
+        if use_copy:
+            target.unlink()
+    elif target.exists() and not (target / "script.py").is_file():
+        raise SystemExit(f"{target} exists and is not a Discord Echo install; move it away first.")
+    if use_copy:
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+        shutil.copytree(EXTENSION, target, dirs_exist_ok=True, ignore=ignore)
+        print(f"Copied the extension to {target} (run this again after updating to refresh the copy).")
+    elif not target.is_symlink():
+        if target.exists():
+            raise SystemExit(
+                f"{target} holds an earlier copy. Rename it (it is yours) or re-run with --copy to update it."
+            )
+        target.symlink_to(EXTENSION, target_is_directory=True)
+        print(f"Linked {target} -> {EXTENSION}")
+    else:
+        print(f"{target} already links to this checkout.")
+    requirements = EXTENSION / "requirements.txt"
+    _run([python, "-m", "pip", "install", "--disable-pip-version-check", "-r", requirements])
+    start = "start_windows.bat" if os.name == "nt" else "./start_linux.sh"
+    print("\nDone. Start the webui with the extension enabled:")
+    print(f"  cd {webui} && {start} --extensions discord_echo")
+    print(f"  (or, in its Python environment: python server.py --extensions discord_echo)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--webui", type=Path, help="Install into this text-generation-webui folder.")
+    parser.add_argument("--python", help="With --webui: the webui's Python (default: its installer_files/env).")
+    parser.add_argument("--copy", action="store_true", help="With --webui: copy the extension instead of linking.")
+    parser.add_argument("--tests", action="store_true", help="Also install test tools and run the test suite.")
+    parser.add_argument("pytest_args", nargs="*", help="With --tests: extra arguments for pytest.")
+    args = parser.parse_args(argv)
+    if args.webui:
+        install_into_webui(args.webui, args.python, args.copy)
+        return 0
+    python = setup_standalone("test" if args.tests else "app")
+    if args.tests:
+        return run_tests(python, args.pytest_args)
+    print(f"\nReady. Try: {python.parent / 'discord-echo'} --help")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
