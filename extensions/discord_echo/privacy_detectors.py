@@ -1,0 +1,302 @@
+"""Where secrets and personal data sit in a chat message: one ``find_*`` function per kind.
+
+Each function takes a message text and gives the ``(start, end)`` spans of one kind, sorted and
+non-overlapping; it never changes the text. `privacy.py` decides the order the kinds run in and
+what replaces them. Every function starts with a cheap test (a character or digit count) so
+the many chat lines that hold nothing cost almost no time.
+
+Choices that trade recall for precision are written where they are made; the labelled corpus in
+``tests/data/privacy_corpus.jsonl`` measures both.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+import phonenumbers
+from phonenumbers import Leniency, PhoneNumberMatcher
+
+Span = tuple[int, int]
+
+# --- secrets ---------------------------------------------------------------------------------
+
+# Discord tokens: base64 of the user's snowflake (17-19 ASCII digits, so it starts with M, N or
+# O), a 6-char timestamp and a 27+ char HMAC; and the older 2FA ``mfa.`` tokens.
+_DISCORD_TOKEN = re.compile(
+    r"(?<![\w-])(?:[MNO][A-Za-z0-9_-]{22,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,}"
+    r"|mfa\.[A-Za-z0-9_-]{20,})(?![\w-])"
+)
+
+# Published key shapes (vendor docs). Lengths are minimums, not exact, so a future longer key
+# still matches. OpenAI's legacy ``sk-`` keys have no hyphens after the prefix, which keeps
+# hyphenated words such as "sk-8r" or "sk-ill-issue" out.
+_PRIVATE_KEY_LABEL = r"(?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?"
+_API_KEY = re.compile(
+    # PEM blocks span lines; an unterminated block (a message cut off) is redacted to the end.
+    rf"-----BEGIN {_PRIVATE_KEY_LABEL}-----(?s:.*?-----END {_PRIVATE_KEY_LABEL}-----|.*\Z)"
+    r"|\bsk-ant-[A-Za-z0-9_-]{20,}"
+    r"|\bsk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}"
+    r"|\bsk-[A-Za-z0-9]{20,}"
+    r"|\bgh[pousr]_[A-Za-z0-9]{30,}"
+    r"|\bgithub_pat_[A-Za-z0-9_]{30,}"
+    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
+    r"|\bAIza[0-9A-Za-z_-]{35}"
+    r"|\bxox[baprs]-[A-Za-z0-9-]{10,}"
+    r"|\b[spr]k_(?:live|test)_[A-Za-z0-9]{16,}"
+    r"|\bhf_[A-Za-z0-9]{30,}"
+    r"|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
+)
+_API_KEY_HINTS = (
+    "sk-",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "AKIA",
+    "ASIA",
+    "AIza",
+    "xox",
+    "k_live_",
+    "k_test_",
+    "hf_",
+    "eyJ",
+    "-----BEGIN",
+)
+
+
+def find_discord_tokens(text: str) -> list[Span]:
+    """Discord bot/user tokens (``<base64 id>.<6>.<27+>``) and ``mfa.`` tokens."""
+    if len(text) < 24 or "." not in text:
+        return []
+    return [m.span() for m in _DISCORD_TOKEN.finditer(text)]
+
+
+def find_api_keys(text: str) -> list[Span]:
+    """Vendor API keys (OpenAI, Anthropic, GitHub, AWS, Google, Slack, Stripe, Hugging Face),
+    JWTs and PEM private-key blocks."""
+    if not any(hint in text for hint in _API_KEY_HINTS):
+        return []
+    return [m.span() for m in _API_KEY.finditer(text)]
+
+
+# --- addresses -------------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])")
+
+# Discord wraps links in <...> to stop embeds; markdown wraps them in (...): both excluded.
+_URL = re.compile(r"\b(?:https?|ftp)://[^\s<>\"'`]+|\bwww\.[^\s<>\"'`]+", re.IGNORECASE)
+_URL_TRAILING = ".,;:!?'\"*_~"
+_OPENERS = {")": "(", "]": "[", "}": "{"}
+
+
+def find_emails(text: str) -> list[Span]:
+    """Email addresses, including plus-addressing, subdomains and upper case."""
+    if "@" not in text:
+        return []
+    return [m.span() for m in _EMAIL.finditer(text)]
+
+
+def find_urls(text: str) -> list[Span]:
+    """http(s)/ftp URLs and bare ``www.`` links, without trailing sentence punctuation."""
+    if "://" not in text and "www." not in text.lower():
+        return []
+    spans = []
+    for m in _URL.finditer(text):
+        start, end = m.span()
+        while end > start:
+            last = text[end - 1]
+            # A closing bracket ends the URL only when the URL did not open it (markdown links).
+            opener = _OPENERS.get(last)
+            if last in _URL_TRAILING or (opener and text.count(last, start, end) > text.count(opener, start, end)):
+                end -= 1
+            else:
+                break
+        spans.append((start, end))
+    return spans
+
+
+def url_origin(url: str) -> str:
+    """``scheme://host`` of a URL (``www.host`` for bare links): no path, query, port or login."""
+    if url.lower().startswith("www."):
+        return url.split("/", 1)[0].split("?", 1)[0].split(":", 1)[0]
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:  # malformed bracketed host; keep nothing rather than guess
+        return url.split("://", 1)[0] + "://"
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}"
+
+
+# --- IP addresses ----------------------------------------------------------------------------
+
+# Dotted quads that are part of a longer dotted number (1.2.3.4.5, 10.0.19045.3803) are not
+# addresses: no digit-dot before, no dot-digit or word character after.
+_IPV4 = re.compile(r"(?<!\w)(?<!\d\.)\d{1,3}(?:\.\d{1,3}){3}(?!\w|\.\d)")
+# Generous IPv6 candidates; `ipaddress` decides. A trailing dotted quad covers ::ffff:1.2.3.4.
+_IPV6 = re.compile(
+    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{1,4})?(?:%[0-9A-Za-z.]+)?(?![\w:])"
+)
+# "version 10.0.0.1", "build 1.0.2.15": a quad right after these words is a version number.
+_VERSION_WORD = re.compile(
+    r"(?:\bv|\bver|\bversion|\bbuild|\brelease|\bfirmware|\bfw|\bpatch|\bupdate|\bdriver|\bbios)[\s:=#.]*\Z",
+    re.IGNORECASE,
+)
+
+
+def _is_ipv4(text: str, start: int, candidate: str) -> bool:
+    try:
+        address = ipaddress.IPv4Address(candidate)  # rejects octets > 255 and leading zeros (01.02.03.04)
+    except ValueError:
+        return False
+    if address.is_loopback or address.is_unspecified:  # 127.0.0.1 and 0.0.0.0 are nobody's address
+        return False
+    # All-single-digit quads (1.2.3.4, 8.8.8.8) are section or version numbers far more often
+    # than addresses, and the addresses they could be are public resolvers, not anybody's home.
+    if all(len(octet) == 1 for octet in candidate.split(".")):
+        return False
+    return not _VERSION_WORD.search(text, max(0, start - 16), start)
+
+
+def _ipv6_length(candidate: str) -> int:
+    """Length of the valid IPv6 address `candidate` starts with (0 if none)."""
+    address = candidate.split("%", 1)[0]
+    if address.endswith(":") and not address.endswith("::"):  # "... is 2001:db8::1: nice"
+        address, candidate = address[:-1], candidate[:-1]
+    try:
+        ipaddress.IPv6Address(address)
+    except ValueError:
+        return 0
+    groups = [g for g in address.split(":") if g]
+    # "::", "::1" and slice syntax such as a[1::2] are not anybody's address; real ones have
+    # several groups or a full 4-digit group (fe80::1).
+    if len(groups) < 2 or (len(groups) < 4 and not any(len(g) == 4 for g in groups)):
+        return 0
+    return len(candidate)
+
+
+def find_ips(text: str) -> list[Span]:
+    """IPv4 and IPv6 addresses, validated by `ipaddress`; version-like quads are skipped."""
+    spans: list[Span] = []
+    if text.count(":") >= 2:
+        for m in _IPV6.finditer(text):
+            length = _ipv6_length(m.group())
+            if length:
+                spans.append((m.start(), m.start() + length))
+    if text.count(".") >= 3:
+        taken = spans[:]
+        for m in _IPV4.finditer(text):
+            start, end = m.span()
+            if _is_ipv4(text, start, m.group()) and not any(s < end and start < e for s, e in taken):
+                spans.append((start, end))
+    return sorted(spans)
+
+
+# --- payment cards ---------------------------------------------------------------------------
+
+_CARD = re.compile(r"(?<!\w)(?<!\d[.,])\d{4,19}(?:[ -]\d{1,6}){0,5}(?!\w)")
+_GROUPING = re.compile(r"\d+")
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _brand_ok(digits: str) -> bool:
+    """Issuer prefix and length agree (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay).
+
+    Lengths 17 and 18 are refused outright: they are the lengths of Discord snowflake ids
+    (2015-2022), which pass Luhn one time in ten; real 17/18-digit cards are vanishingly rare.
+    19-digit snowflakes start with 1, which no card brand does.
+    """
+    n = len(digits)
+    if n in (17, 18):
+        return False
+    two, four = int(digits[:2]), int(digits[:4])
+    if digits[0] == "4":
+        return n in (13, 16, 19)
+    if 51 <= two <= 55 or 2221 <= four <= 2720:
+        return n == 16
+    if two in (34, 37):
+        return n == 15
+    if two in (36, 38, 39) or 300 <= int(digits[:3]) <= 305:
+        return n in (14, 16)
+    if four == 6011 or two == 65 or 644 <= int(digits[:3]) <= 649 or two == 62:
+        return n in (16, 19)
+    if 3528 <= four <= 3589:
+        return n in (16, 19)
+    return False
+
+
+def _grouping_ok(lengths: list[int]) -> bool:
+    """One unbroken run, 4-4-4-4(-1..3) style, or Amex/Diners 4-6-5 / 4-6-4."""
+    if len(lengths) == 1:
+        return True
+    if lengths in ([4, 6, 5], [4, 6, 4]):
+        return True
+    return len(lengths) >= 3 and all(n == 4 for n in lengths[:-1]) and 1 <= lengths[-1] <= 4
+
+
+def find_cards(text: str) -> list[Span]:
+    """Payment card numbers: 13-19 digits, optionally grouped by spaces or dashes, Luhn-valid,
+    with an issuer prefix that fits the length. Trailing groups that are not part of the number
+    (a CVV, a year) are dropped before giving up."""
+    spans = []
+    for m in _CARD.finditer(text):
+        groups = list(_GROUPING.finditer(m.group()))
+        for count in range(len(groups), 0, -1):
+            digits = "".join(g.group() for g in groups[:count])
+            if len(digits) < 13:
+                break
+            if (
+                len(digits) <= 19
+                and _grouping_ok([len(g.group()) for g in groups[:count]])
+                and _brand_ok(digits)
+                and _luhn_ok(digits)
+            ):
+                spans.append((m.start(), m.start() + groups[count - 1].end()))
+                break
+    return spans
+
+
+# --- phone numbers ---------------------------------------------------------------------------
+
+# "0044 20 ..." is how most of the world dials abroad; the matcher only knows the default
+# region's exit code (011 for US), so "00" becomes " +" (same length, offsets unchanged).
+# Not after a digit and a separator: "0176 00101375" is one number, not a "+1..." inside one.
+_EXIT_00 = re.compile(r"(?<![\w+])(?<!\d[ .-])00(?=[1-9])")
+_DIGIT_RUN = re.compile(r"\d+")
+MIN_PHONE_DIGITS = 7
+
+
+def find_phones(text: str, region: str = "US") -> list[Span]:
+    """Phone numbers valid for their country (libphonenumber, Leniency.VALID): national formats
+    of `region` and ``+CC`` / ``00CC`` international forms of any country."""
+    if sum(ch.isdigit() for ch in text) < MIN_PHONE_DIGITS:
+        return []
+    probe = _EXIT_00.sub(" +", text) if "00" in text else text
+    spans = []
+    for m in PhoneNumberMatcher(probe, region, leniency=Leniency.VALID):
+        # "count 1 2 3 4 5 6 7 8 9 10" is a valid +1 number to libphonenumber; real numbers have
+        # at most two one-digit groups (+33 (0)6 12 34 56 78).
+        if sum(len(group) == 1 for group in _DIGIT_RUN.findall(m.raw_string)) > 2:
+            continue
+        start = m.start - 1 if probe is not text and text.startswith("00", m.start - 1) else m.start
+        spans.append((start, m.end))
+    return spans
+
+
+def is_phone_region(region: str) -> bool:
+    """True if libphonenumber knows `region` (ISO 3166 alpha-2, upper case)."""
+    return region in phonenumbers.SUPPORTED_REGIONS

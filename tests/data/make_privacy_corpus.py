@@ -1,0 +1,601 @@
+"""Write ``privacy_corpus.jsonl``: Discord-style chat lines with known secrets, labelled by construction.
+
+Each line is ``{"text": ..., "spans": [{"kind": ..., "value": ...}, ...]}``. Positives are made by
+generating a value of a known kind (a Luhn-valid card, a token of the published shape, a phone
+number in a valid numbering range) and putting it into a chat template, so the label is what was
+inserted, never what the scrubber finds. Hard negatives (versions, dates, prices, snowflake ids,
+non-Luhn numbers, look-alike words) have no spans. All values are fake.
+
+Regenerate (deterministic, seeded) from the repository root:
+
+    .venv/bin/python tests/data/make_privacy_corpus.py
+
+and commit the .jsonl with it. ``tests/test_privacy.py`` reads the .jsonl, not this script.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import random
+import string
+from pathlib import Path
+
+SEED = 20240315
+OUT = Path(__file__).with_name("privacy_corpus.jsonl")
+POSITIVES_PER_KIND = 70
+NEGATIVES = 200
+MIXED = 40
+
+ALNUM = string.ascii_letters + string.digits
+B64URL = ALNUM + "-_"
+FIRST = [
+    "jamie",
+    "alex",
+    "sam",
+    "priya",
+    "lukas",
+    "chloe",
+    "mateo",
+    "yuki",
+    "fatima",
+    "noah",
+    "emma",
+    "ravi",
+    "sophie",
+    "jonas",
+    "aisha",
+    "liam",
+    "marie",
+    "arjun",
+    "lena",
+    "omar",
+]
+LAST = [
+    "smith",
+    "mueller",
+    "dubois",
+    "sharma",
+    "tanaka",
+    "garcia",
+    "oconnor",
+    "nguyen",
+    "kowalski",
+    "rossi",
+    "schmidt",
+    "martin",
+    "patel",
+    "kim",
+    "novak",
+]
+DOMAINS = [
+    "gmail.com",
+    "outlook.com",
+    "proton.me",
+    "yahoo.co.uk",
+    "web.de",
+    "gmx.de",
+    "orange.fr",
+    "icloud.com",
+    "hotmail.fr",
+    "uni-heidelberg.de",
+    "students.example.edu",
+    "mail.acme-corp.co.uk",
+    "eng.startup.io",
+    "company.dev",
+    "rediffmail.com",
+    "posteo.net",
+    "cs.uni-example.de",
+    "fastmail.fm",
+]
+
+
+def rand(rng: random.Random, alphabet: str, n: int) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(n))
+
+
+def digits(rng: random.Random, n: int) -> str:
+    return rand(rng, string.digits, n)
+
+
+# --- values -------------------------------------------------------------------------------------
+
+
+def email(rng: random.Random) -> str:
+    first, last, domain = rng.choice(FIRST), rng.choice(LAST), rng.choice(DOMAINS)
+    forms = [
+        f"{first}.{last}@{domain}",
+        f"{first}{last}{rng.randint(1, 99)}@{domain}",
+        f"{first}+{rng.choice(['discord', 'spam', 'shop', 'news'])}@{domain}",
+        f"{first[0]}.{last}@{rng.choice(['mail', 'eng', 'hr'])}.{rng.choice(['acme', 'initech', 'globex'])}.com",
+        f"{first.capitalize()}.{last.capitalize()}@{domain.upper()}",
+        f"{first}_{last}@{domain}",
+        f"{last}-{first}@{domain}",
+        f"{first.upper()}{rng.randint(10, 9999)}@{domain}",
+    ]
+    return rng.choice(forms)
+
+
+US_AREA = [
+    "212",
+    "213",
+    "305",
+    "312",
+    "408",
+    "415",
+    "503",
+    "512",
+    "617",
+    "646",
+    "702",
+    "718",
+    "805",
+    "917",
+    "972",
+    "206",
+    "303",
+    "404",
+    "602",
+    "619",
+]
+
+
+def _us_exchange(rng: random.Random) -> str:
+    while True:
+        ex = f"{rng.randint(2, 9)}{digits(rng, 2)}"
+        if ex[1:] != "11" and ex != "555":
+            return ex
+
+
+def phone(rng: random.Random) -> str:
+    country = rng.choice(["US", "US", "US", "UK", "DE", "FR", "IN", "INTL"])
+    if country == "US":
+        a, e, line = rng.choice(US_AREA), _us_exchange(rng), digits(rng, 4)
+        return rng.choice(
+            [
+                f"({a}) {e}-{line}",
+                f"{a}-{e}-{line}",
+                f"{a}.{e}.{line}",
+                f"{a} {e} {line}",
+                f"+1 {a} {e} {line}",
+                f"+1-{a}-{e}-{line}",
+                f"+1 ({a}) {e}-{line}",
+                f"1-{a}-{e}-{line}",
+                f"{a}{e}{line}",
+            ]
+        )
+    if country == "UK":
+        london = f"20 {rng.choice('378')}{digits(rng, 3)} {digits(rng, 4)}"
+        mobile = (
+            f"7{rng.choice(['400', '450', '500', '540', '712', '800', '801', '900', '947', '956'])} {digits(rng, 6)}"
+        )
+        num = rng.choice([london, mobile])
+        return rng.choice([f"+44 {num}", f"0044 {num}", f"+44 (0){num}", f"+44{num.replace(' ', '')}"])
+    if country == "DE":
+        num = rng.choice(
+            [
+                f"30 {digits(rng, 8)}",
+                f"89 {rng.randint(2, 9)}{digits(rng, 6)}",
+                f"151 {digits(rng, 8)}",
+                f"176 {digits(rng, 8)}",
+                f"170 {digits(rng, 7)}",
+            ]
+        )
+        return rng.choice([f"+49 {num}", f"0049 {num}", f"+49 (0){num}", f"+49-{num.replace(' ', '-')}"])
+    if country == "FR":
+        pairs = " ".join(digits(rng, 2) for _ in range(3))
+        num = f"{rng.choice('16')} {rng.choice('0124578')}{digits(rng, 1)} {pairs}"  # 63x/69x are unallocated
+        return rng.choice([f"+33 {num}", f"0033 {num}", f"+33 (0){num}", f"+33{num.replace(' ', '')}"])
+    if country == "IN":
+        mobile = f"{rng.choice('6789')}{digits(rng, 4)} {digits(rng, 5)}"
+        return rng.choice(
+            [
+                f"+91 {mobile}",
+                f"+91-{mobile.replace(' ', '')}",
+                f"0091 {mobile}",
+                f"+91-22-2{digits(rng, 3)}-{digits(rng, 4)}",
+                f"+91 80 4{digits(rng, 3)} {digits(rng, 4)}",
+            ]
+        )
+    return rng.choice(
+        [
+            f"+61 4{rng.choice('01236')}{digits(rng, 1)} {digits(rng, 3)} {digits(rng, 3)}",
+            f"+61 2 9{digits(rng, 3)} {digits(rng, 4)}",
+            f"+81 90-{rng.randint(1, 9)}{digits(rng, 3)}-{digits(rng, 4)}",
+            f"+55 11 9{digits(rng, 4)}-{digits(rng, 4)}",
+            f"+34 6{digits(rng, 2)} {digits(rng, 2)} {digits(rng, 2)} {digits(rng, 2)}",
+            f"+31 6 {rng.randint(1, 5)}{digits(rng, 7)}",
+            f"+1 416 {_us_exchange(rng)} {digits(rng, 4)}",
+            f"+353 85 {digits(rng, 3)} {digits(rng, 4)}",
+            f"+39 3{rng.choice('234')}{digits(rng, 1)} {digits(rng, 3)} {digits(rng, 4)}",
+        ]
+    )
+
+
+def luhn_complete(partial: str) -> str:
+    """`partial` plus the check digit that makes it Luhn-valid."""
+    total = 0
+    for i, ch in enumerate(reversed(partial)):
+        d = int(ch)
+        if i % 2 == 0:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return partial + str((10 - total % 10) % 10)
+
+
+def card_digits(rng: random.Random, luhn_valid: bool = True) -> str:
+    brand = rng.choice(["visa", "visa", "mc", "mc2", "amex", "discover"])
+    prefix, length = {
+        "visa": ("4", 16),
+        "mc": (str(rng.randint(51, 55)), 16),
+        "mc2": (str(rng.randint(2221, 2720)), 16),
+        "amex": (rng.choice(["34", "37"]), 15),
+        "discover": ("6011", 16),
+    }[brand]
+    number = luhn_complete(prefix + digits(rng, length - len(prefix) - 1))
+    if not luhn_valid:
+        number = number[:-1] + str((int(number[-1]) + rng.randint(1, 9)) % 10)
+    return number
+
+
+def group_card(rng: random.Random, number: str) -> str:
+    sep = rng.choice([" ", " ", "-", ""])
+    if len(number) == 15:
+        return sep.join([number[:4], number[4:10], number[10:]])
+    return sep.join(number[i : i + 4] for i in range(0, len(number), 4))
+
+
+def discord_token(rng: random.Random) -> str:
+    if rng.random() < 0.12:
+        return "mfa." + rand(rng, B64URL, 84)
+    snowflake = str(rng.randint(80_000_000_000_000_000, 1_300_000_000_000_000_000))
+    user = base64.b64encode(snowflake.encode()).decode().rstrip("=")
+    return f"{user}.{rand(rng, B64URL, 6)}.{rand(rng, B64URL, rng.choice([27, 38]))}"
+
+
+def _b64url_json(obj: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(obj, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def api_key(rng: random.Random) -> str:
+    shape = rng.choice(
+        [
+            "openai",
+            "openai_proj",
+            "anthropic",
+            "ghp",
+            "gho",
+            "ghs",
+            "github_pat",
+            "aws",
+            "google",
+            "slack",
+            "stripe",
+            "hf",
+            "jwt",
+            "pem",
+        ]
+    )
+    if shape == "openai":
+        return "sk-" + rand(rng, ALNUM, 48)
+    if shape == "openai_proj":
+        return "sk-proj-" + rand(rng, B64URL, rng.randint(100, 156))
+    if shape == "anthropic":
+        return "sk-ant-api03-" + rand(rng, B64URL, 93) + "AA"
+    if shape in ("ghp", "gho", "ghs"):
+        return f"{shape}_" + rand(rng, ALNUM, 36)
+    if shape == "github_pat":
+        return "github_pat_" + rand(rng, ALNUM, 22) + "_" + rand(rng, ALNUM, 59)
+    if shape == "aws":
+        return "AKIA" + rand(rng, string.ascii_uppercase + string.digits, 16)
+    if shape == "google":
+        return "AIza" + rand(rng, B64URL, 35)
+    if shape == "slack":
+        return f"xox{rng.choice('baprs')}-{digits(rng, 11)}-{digits(rng, 12)}-{rand(rng, ALNUM, 24)}"
+    if shape == "stripe":
+        return f"{rng.choice(['sk', 'pk', 'rk'])}_live_" + rand(rng, ALNUM, rng.choice([24, 99]))
+    if shape == "hf":
+        return "hf_" + rand(rng, ALNUM, 34)
+    if shape == "jwt":
+        header = _b64url_json({"alg": "HS256", "typ": "JWT"})
+        payload = _b64url_json({"sub": digits(rng, 8), "name": rng.choice(FIRST), "iat": rng.randint(1.6e9, 1.8e9)})
+        return f"{header}.{payload}.{rand(rng, B64URL, 43)}"
+    label = rng.choice(["RSA PRIVATE KEY", "OPENSSH PRIVATE KEY", "EC PRIVATE KEY", "PRIVATE KEY"])
+    body = "\n".join(rand(rng, ALNUM + "+/", 64) for _ in range(rng.randint(3, 8)))
+    return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----"
+
+
+def ip(rng: random.Random) -> str:
+    form = rng.choice(["v4", "v4", "v4", "private", "private", "v6", "v6_ll", "v6_mapped"])
+    if form == "v4":
+        return f"{rng.randint(11, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+    if form == "private":
+        return rng.choice(
+            [
+                f"192.168.{rng.randint(0, 10)}.{rng.randint(2, 254)}",
+                f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(2, 254)}",
+                f"172.{rng.randint(16, 31)}.{rng.randint(0, 255)}.{rng.randint(2, 254)}",
+            ]
+        )
+    if form == "v6":
+        groups = [rng.choice(["2001", "2a02", "2600", "2a01", "2804"])] + [
+            f"{rng.randint(0, 0xFFFF):x}" for _ in range(7)
+        ]
+        if rng.random() < 0.5:
+            groups[3:6] = ["0", "0", "0"]
+        return str(ipaddress.IPv6Address(":".join(groups))) if rng.random() < 0.7 else ":".join(groups)
+    if form == "v6_ll":
+        return "fe80::" + ":".join(f"{rng.randint(0x100, 0xFFFF):x}" for _ in range(4))
+    return f"::ffff:{rng.randint(11, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+
+
+# --- templates ----------------------------------------------------------------------------------
+
+TEMPLATES = {
+    "email": [
+        "yo my new email is {v} lol",
+        "just email me at {v} tbh discord dms are cursed",
+        "send the invoice to <{v}>",
+        "it's {v}, not the old one",
+        "contact: {v} (pls no spam)",
+        "EMAIL ME {v} !!!",
+        "ok so i signed up with {v} and never got the code",
+        "forwarding to {v}.",
+        "> reply from {v}\nthey said no 😭",
+        "my uni one is {v} if u need it",
+        "{v} is the one on my cv",
+    ],
+    "phone": [
+        "call me at {v} after 6",
+        "my number changed, it's {v} now",
+        "text {v} when ur outside",
+        "ok here: {v}",
+        "whatsapp is {v} btw",
+        "landline {v} lol who even has those",
+        "if u get lost call {v}!",
+        "(my mum's number is {v}, dont tell her i gave it out)",
+        "new phone who dis: {v}",
+        "ring {v} for the pizza place",
+        "ph: {v}",
+    ],
+    "credit_card": [
+        "lmao my brother just posted his card {v} in general",
+        "card number {v} exp 09/27",
+        "pls refund to {v}",
+        "typing it here so i dont forget: {v}",
+        "is {v} the right card?",
+        "the test said card {v} was declined",
+        "`{v}` <- dont copy this",
+        "paid with {v}, still nothing",
+    ],
+    "discord_token": [
+        "bot wont start, token is {v}",
+        "```py\nclient.run('{v}')\n```",
+        "TOKEN={v}",
+        "here's my token {v} why does it say unauthorized",
+        "someone got my token {v} i changed my pw",
+        'config.json has "token": "{v}"',
+        "is {v} a bot token or user token??",
+    ],
+    "api_key": [
+        "my key is {v} why is it not working",
+        "```\nexport API_KEY={v}\n```",
+        'OPENAI_API_KEY="{v}"',
+        "oops pasted {v} in chat, rotating it now",
+        "key: {v}",
+        "it fails with auth error using {v}",
+        "```python\nheaders = {{'Authorization': 'Bearer {v}'}}\n```",
+        "here is the key for the server:\n{v}\nthanks",
+        "curl 'https://maps.example.com/api/geocode?address=berlin&key={v}'",
+    ],
+    "ip": [
+        "server ip is {v} join up",
+        "my router is at {v}",
+        "he got my ip {v} am i cooked",
+        "ping {v} and tell me the ms",
+        "mc server: {v}:25565",
+        "ssh root@{v} -p 2222",
+        "allowlist {v}/32 pls",
+        "the log shows requests from {v}.",
+        "ok its http://{v}:8080/admin",
+        "ip: {v}",
+        "nslookup says {v}, weird",
+    ],
+}
+MIXED_TEMPLATES = [
+    ("email", "phone", "reach me at {a} or {b} whichever"),
+    ("ip", "api_key", "server {a} uses key {b}"),
+    ("phone", "credit_card", "call {a} to confirm card {b}"),
+    ("discord_token", "email", "token {a} belongs to {b}"),
+    ("email", "ip", "login {a} from {b} flagged"),
+    ("api_key", "phone", "{a}\n2fa goes to {b}"),
+]
+NEGATIVE_TEMPLATES = [
+    "updated to v{a}.{b}.{c} and now it crashes",
+    "python {a}.{b}.{c} broke my venv again",
+    "node {a}.{b}.{c} is lts right?",
+    "minecraft 1.{b}.{c} modpack when",
+    "firmware version {a}.{b}.{c}.{d}",
+    "windows build 10.0.{e}.{f}",
+    "see section {a}.{b}.{c}.{a}",
+    "bumped from 2.{b}.{c} to 2.{b}.{d}",
+    "meet on {y}-0{a}-1{b} at 1{a}:3{c}",
+    "exam is {b}.0{a}.{y} 😬",
+    "due 0{a}/1{b}/{y}",
+    "it was 1{a}:{b}{c}:0{d}",
+    "costs ${e},{f3}.99",
+    "only €4{a},90 now",
+    "£1.{f3},50 for a gpu lmao",
+    "paid {e}.{f3},00 € for rent",
+    "order #11{a}-{n7}-{n7b}",
+    "ticket #{e}{a} is still open",
+    "tracking 1Z{a}{b}{c}AA{n10}",
+    "msg id {snow}",
+    "<@{snow}> get on",
+    "https://discord.com/channels/{snow}/{snow2}/{snow3}",
+    "user {snow} got banned",
+    "<#{snow}> read the rules",
+    "<@&{snow}> ping",
+    "copy id gives {snow}",
+    "<t:{ts}:R>",
+    "unix time {ts}",
+    "ts={ts}{c}{d}{a}",
+    "2024-0{a}-1{b}T1{c}:0{d}:00Z",
+    "we won {a}-{b} lets go",
+    "gg {a}-{c}",
+    "final score 2{a}-1{b}",
+    "{a}+{b}={ab}",
+    "{e} * {a} = {ea}",
+    "pi is 3.14159 obviously",
+    "x^2 + {a}x - {b} = 0",
+    "1/3 = 0.333",
+    "{a}.{b}{c}% drop rate",
+    "random number {nonluhn}",
+    "is {nonluhn_g} a valid card? (it's not)",
+    "barcode {nonluhn}",
+    "sk-8r boi",
+    "sk-ill issue tbh",
+    "ask-me-anything thread",
+    "task-force meeting",
+    "ghp is not a word",
+    "AKIA is the prefix aws uses",
+    "hf_hub_download keeps timing out",
+    "pk_live keys are public anyway",
+    "eyJ means its base64 json",
+    "mfa.enabled = true in the config",
+    "xoxo gossip girl",
+    "sk_live or sk_test?",
+    "github_pat_ tokens expire",
+    "AIza keys are google ones",
+    "commit {sha}",
+    "uuid {uuid}",
+    "color #{hex6}",
+    "mac 00:1A:2B:{hex2}:4D:5E",
+    "1920x1080 at 144hz",
+    "rtx 4090 vs 7900 xtx",
+    "i9-13900K runs hot",
+    "2.4GHz wifi sucks",
+    "3.5mm jack gone",
+    "10-15 min",
+    "{e},{f3},{f3} views",
+    "isbn 978-3-16-148410-0",
+    "lvl {e} now",
+    "ping {a}{b}ms",
+    "ratio 16:9",
+    "std::vector<int> v;",
+    "x = a[{a}::{b}]",
+    "use :: for scope",
+    "@everyone raid at 9",
+    "@here vote pls",
+    "lol@everyone",
+    "npm i react@18.2.0",
+    "pip install torch==2.{b}.{c}",
+    "email me (not posting it here lol)",
+    "10.0.{a} is not an ip",
+    "{big}.1.1.1 is not valid",
+    "192.168.{a}",
+    "256.{a}.{b}.{c} bad octet",
+    "code {n6} for 2fa",
+    "otp {n3}-{n3b}",
+    "pin {a}{b}{c}{d}",
+    "call 911 lmao",
+    "room {a}{b}{c}",
+    "c:\\users\\me\\appdata",
+    "v{a}.{b}.{c}.{d} released",
+    "release {a}.{b}.{c}.{d}",
+    "counting 1 2 3 4 5 6 7 8 9 10",
+    "localhost 127.0.0.1:{f}",
+    "bind 0.0.0.0:{f}",
+    "ping ::1",
+    "lat {a}{b}.{n6}, lon -{e}.{n6}",
+    "steam id 7656119{n10}",
+    "zip {e}{a}{b}-{f}",
+]
+
+
+def negative(rng: random.Random) -> str:
+    values = {
+        "a": rng.randint(1, 9),
+        "b": rng.randint(0, 9),
+        "c": rng.randint(0, 9),
+        "d": rng.randint(0, 9),
+        "e": rng.randint(10, 999),
+        "f": rng.randint(1000, 9999),
+        "f3": digits(rng, 3),
+        "y": rng.randint(2019, 2026),
+        "n7": digits(rng, 7),
+        "n7b": digits(rng, 7),
+        "n10": digits(rng, 10),
+        "n6": digits(rng, 6),
+        "n3": digits(rng, 3),
+        "n3b": digits(rng, 3),
+        # Snowflakes of every era: 17-19 digits, 18-digit ones with card-like leading digits included.
+        "snow": rng.choice(
+            [
+                str(rng.randint(10**16, 10**17 - 1)),
+                str(rng.randint(3 * 10**17, 7 * 10**17)),
+                str(rng.randint(10**18, 13 * 10**17)),
+                luhn_complete(rng.choice(["35", "36", "38", "62", "45", "51"]) + digits(rng, 15)),
+            ]
+        ),
+        "snow2": str(rng.randint(10**18, 13 * 10**17)),
+        "snow3": str(rng.randint(10**18, 13 * 10**17)),
+        "ts": rng.randint(1_600_000_000, 1_800_000_000),
+        "sha": rand(rng, "0123456789abcdef", 40),
+        "uuid": str(__import__("uuid").UUID(int=rng.getrandbits(128))),
+        "hex6": rand(rng, "0123456789ABCDEF", 6),
+        "hex2": rand(rng, "0123456789ABCDEF", 2),
+        "big": rng.randint(256, 999),
+        "nonluhn": card_digits(rng, luhn_valid=False),
+    }
+    values["nonluhn_g"] = group_card(rng, card_digits(rng, luhn_valid=False))
+    values["ab"] = values["a"] + values["b"]
+    values["ea"] = values["e"] * values["a"]
+    return rng.choice(NEGATIVE_TEMPLATES).format(**values)
+
+
+def value_of(kind: str, rng: random.Random) -> str:
+    if kind == "credit_card":
+        return group_card(rng, card_digits(rng))
+    return {"email": email, "phone": phone, "discord_token": discord_token, "api_key": api_key, "ip": ip}[kind](rng)
+
+
+def fill(template: str, rng: random.Random, kind: str) -> str:
+    """A template for `kind` that fits the value (IPv6 cannot take ':port' or '/32' suffixes)."""
+    while True:
+        value = value_of(kind, rng)
+        if kind == "ip" and ":" in value and any(s in template for s in ("}:", "}/", "@{", "//{")):
+            continue
+        return value
+
+
+def main() -> None:
+    rng = random.Random(SEED)
+    records = []
+    for kind, templates in TEMPLATES.items():
+        for i in range(POSITIVES_PER_KIND):
+            template = templates[i % len(templates)]
+            value = fill(template, rng, kind)
+            records.append({"text": template.format(v=value), "spans": [{"kind": kind, "value": value}]})
+    for i in range(MIXED):
+        kind_a, kind_b, template = MIXED_TEMPLATES[i % len(MIXED_TEMPLATES)]
+        a, b = fill(template, rng, kind_a), fill(template, rng, kind_b)
+        records.append(
+            {"text": template.format(a=a, b=b), "spans": [{"kind": kind_a, "value": a}, {"kind": kind_b, "value": b}]}
+        )
+    seen = set()
+    while len(seen) < NEGATIVES:
+        text = negative(rng)
+        if text not in seen:
+            seen.add(text)
+            records.append({"text": text, "spans": []})
+    rng.shuffle(records)
+    with OUT.open("w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    print(f"wrote {len(records)} records to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
