@@ -25,7 +25,12 @@ class Chat:
         index = len(self.messages)
         fields.setdefault("id", str(10_000 + index))
         message = Message(
-            timestamp=self.now, author=author, content=content, channel=self.channel, source=SOURCE, index=index,
+            timestamp=self.now,
+            author=author,
+            content=content,
+            channel=self.channel,
+            source=SOURCE,
+            index=index,
             **fields,
         )
         self.messages.append(message)

@@ -9,9 +9,7 @@ from discord_echo.messages import Author
 from discord_echo.participants import ParticipantNotFoundError, list_participants, name_key, resolve_identity
 
 
-@pytest.mark.parametrize(
-    ("a", "b"), [("Alice#1234", "alice"), ("ALICE", "alice"), (" alice ", "alice#0001")]
-)
+@pytest.mark.parametrize(("a", "b"), [("Alice#1234", "alice"), ("ALICE", "alice"), (" alice ", "alice#0001")])
 def test_legacy_and_migrated_names_compare_equal(a, b):
     assert name_key(a) == name_key(b)
 

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 
 from discord_echo.config import ReadConfig
+from discord_echo.conversations import ConversationConfig
+from discord_echo.dataset_builder import DatasetConfig
 from discord_echo.errors import EchoError
 from discord_echo.inspection import FileSummary, inspect_exports
 
@@ -67,6 +69,54 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 1 if any(s.error for s in summaries) else 0
 
 
+def cmd_build(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from discord_echo.chat_templates import load_renderer
+    from discord_echo.pipeline import BuildSettings, build_dataset, write_build
+
+    user_data = Path(args.user_data)
+    templates = Path(args.templates_dir) if args.templates_dir else user_data / "instruction-templates"
+    renderer = load_renderer(args.tokenizer, args.template, templates)
+    settings = BuildSettings(
+        read=_read_config(args),
+        conversations=ConversationConfig(gap_minutes=args.gap_minutes, burst_minutes=args.burst_minutes),
+        dataset=DatasetConfig(
+            context_turns=args.context_turns,
+            cutoff_len=args.cutoff,
+            persona=args.persona,
+            eval_fraction=args.eval_fraction,
+        ),
+    )
+    result = build_dataset(args.files, args.me, settings, renderer)
+    written = write_build(result, settings, user_data, args.name, overwrite=args.overwrite, target=args.target)
+    report = result.report()
+    cleaning = report["cleaning"]
+    print(f"me: {result.me_name} ({cleaning['kept_mine']} of my messages kept, my share {report['my_share']:.0%})")
+    dropped = ", ".join(f"{k} {v}" for k, v in cleaning["dropped"].items() if v) or "none"
+    print(f"messages: {cleaning['total']} read, {cleaning['kept']} kept; dropped: {dropped}")
+    samples = report["samples"]
+    print(
+        f"samples: {samples['train']} train, {samples['eval']} held out, from {report['conversations']} "
+        f"conversations; longest {samples['max_tokens']} tokens (cutoff {args.cutoff}); "
+        f"context trimmed in {samples['trimmed_context']}"
+    )
+    if samples["dropped_my_turns"]:
+        print("not trained: " + ", ".join(f"{k} {v}" for k, v in samples["dropped_my_turns"].items()))
+    if not samples["exact_tokens"]:
+        print(f"note: {samples['tokenizer']}. Pass --tokenizer for exact lengths.")
+    redacted = {k: v for k, v in report["redactions"].get("counts", {}).items() if v}
+    if redacted:
+        print("redacted: " + ", ".join(f"{k} {v}" for k, v in redacted.items()))
+    print(f"wrote {written.train}")
+    if written.eval:
+        print(f"wrote {written.eval}")
+    print(f"wrote {written.sidecar}")
+    for path in written.formats:
+        print(f"format file {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="discord-echo", description="Turn a DiscordChatExporter export into a LoRA that writes like you."
@@ -79,6 +129,52 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--json", action="store_true", help="Print one JSON object with a 'files' list.")
     _add_read_options(inspect)
     inspect.set_defaults(run=cmd_inspect)
+
+    build = commands.add_parser("build", help="Write a training dataset of your turns into a webui user_data folder.")
+    build.add_argument("files", nargs="+", help="Export files, folders or zips.")
+    build.add_argument("--me", action="append", required=True, help="Your name or author id (repeat for aliases).")
+    build.add_argument("--name", required=True, help="Dataset name (file stem in training/datasets).")
+    build.add_argument("--user-data", required=True, help="The webui's user_data folder (or any folder).")
+    build.add_argument("--tokenizer", help="Local model or tokenizer folder, for exact token counts.")
+    build.add_argument("--template", help="'Chat Template' (the tokenizer's own) or a webui instruction template name.")
+    build.add_argument(
+        "--templates-dir", help="Folder of instruction templates (default: USER_DATA/instruction-templates)."
+    )
+    build.add_argument(
+        "--target",
+        choices=["chat", "legacy"],
+        default="chat",
+        help="'legacy' writes instruction/output rows and format files for webui trainers before 2026-03.",
+    )
+    build.add_argument("--overwrite", action="store_true", help="Replace an existing dataset of that name.")
+    for name, cls in (
+        ("cutoff_len", DatasetConfig),
+        ("context_turns", DatasetConfig),
+        ("eval_fraction", DatasetConfig),
+        ("persona", DatasetConfig),
+        ("gap_minutes", ConversationConfig),
+        ("burst_minutes", ConversationConfig),
+    ):
+        meta = cls.__dataclass_fields__[name]
+        flag = "--cutoff" if name == "cutoff_len" else f"--{name.replace('_', '-')}"
+        if isinstance(meta.default, bool):
+            build.add_argument(
+                flag,
+                dest=name if name != "cutoff_len" else "cutoff",
+                default=meta.default,
+                action=argparse.BooleanOptionalAction,
+                help=meta.metadata["help"],
+            )
+        else:
+            build.add_argument(
+                flag,
+                dest=name if name != "cutoff_len" else "cutoff",
+                type=type(meta.default),
+                default=meta.default,
+                help=meta.metadata["help"],
+            )
+    _add_read_options(build)
+    build.set_defaults(run=cmd_build)
     return parser
 
 
