@@ -108,6 +108,11 @@ def cmd_build(args: argparse.Namespace) -> int:
     redacted = {k: v for k, v in report["redactions"].get("counts", {}).items() if v}
     if redacted:
         print("redacted: " + ", ".join(f"{k} {v}" for k, v in redacted.items()))
+    for number, sample in enumerate(result.train[: args.preview], 1):
+        print(f"\n--- sample {number} as the trainer sees it ({sample.tokens} tokens; ⟦trained⟧) ---")
+        print(renderer.preview(sample.messages))
+    if args.preview:
+        print()
     print(f"wrote {written.train}")
     if written.eval:
         print(f"wrote {written.eval}")
@@ -147,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="'legacy' writes instruction/output rows and format files for webui trainers before 2026-03.",
     )
     build.add_argument("--overwrite", action="store_true", help="Replace an existing dataset of that name.")
+    build.add_argument(
+        "--preview", type=int, default=2, metavar="N", help="Print the first N samples as rendered for training."
+    )
     for name, cls in (
         ("cutoff_len", DatasetConfig),
         ("context_turns", DatasetConfig),

@@ -193,6 +193,7 @@ class SampleBuilder:
         self.system = [{"role": "system", "content": system_prompt}] if system_prompt else []
         self.reply_index = reply_index or {}  # message id -> (speaker, text)
         self.report = SampleReport(exact_tokens=renderer.exact, tokenizer=renderer.description)
+        self._counted: tuple[tuple[_Segment, ...], int] = ((), 0)
 
     # -- public -------------------------------------------------------------------------
     def build(self, conversation: Conversation, number: int, group_chat: bool) -> list[Sample]:
@@ -264,7 +265,16 @@ class SampleBuilder:
         # "up to K earlier turns" before the final reply: K + 1 messages, user turns included.
         if len(segments) > 1 and turns > self.config.context_turns + 1:
             return False
-        return self.renderer.count_tokens(self._messages(segments)) <= self.config.cutoff_len
+        return self._count(segments) <= self.config.cutoff_len
+
+    def _count(self, segments: Sequence[_Segment]) -> int:
+        # The packing loop asks about the same segments twice (fits? then emit): count once.
+        # The cache holds the segments themselves (not their ids, which temporaries reuse).
+        last, tokens = self._counted
+        if len(last) != len(segments) or any(a is not b for a, b in zip(last, segments, strict=False)):
+            tokens = self.renderer.count_tokens(self._messages(segments))
+            self._counted = (tuple(segments), tokens)
+        return tokens
 
     def _trim(self, segment: _Segment) -> list[_Segment]:
         """Drop the oldest context lines, then shorten the oldest remaining line, until it fits."""
@@ -285,4 +295,4 @@ class SampleBuilder:
     def _sample(self, segments: list[_Segment], number: int) -> Sample:
         messages = self._messages(segments)
         ids = [i for s in segments for i in s.reply.message_ids]
-        return Sample(messages, self.renderer.count_tokens(messages), number, ids)
+        return Sample(messages, self._count(segments), number, ids)

@@ -1,0 +1,114 @@
+"""Benchmark: export -> dataset on a 37k-message two-person chat, against a naive baseline.
+
+    .venv/bin/python benchmarks/build.py [--messages 37000] [--cutoff 256]
+
+Builds a synthetic DCE JSON export (the bundled sample's generator, more sessions), then
+times in one process:
+
+* ours: ``build_dataset`` with a real (tiny, locally trained) tokenizer, so every sample's
+  length is counted exactly and fitted to the cutoff;
+* naive: what people do by hand (landscape.md §4.3): ``json.load`` the export, pair each
+  message of the other person with the next message of mine, no tokenizer, no cleaning.
+
+Prints both times, the ratio ours/naive, and the share of samples within the cutoff for
+each, measured with the same tokenizer the way the webui trainer does. The last line reads
+``ratio=<ours/naive> within_cutoff=<ours> naive_within_cutoff=<naive>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "samples"), str(ROOT / "tests")]
+
+import make_sample  # noqa: E402
+from tiny_models import build_tiny_tokenizer  # noqa: E402
+
+from discord_echo.chat_templates import load_renderer  # noqa: E402
+from discord_echo.dataset_builder import DatasetConfig  # noqa: E402
+from discord_echo.pipeline import BuildSettings, build_dataset  # noqa: E402
+
+
+def naive_pairs(path: Path, me: str) -> list[dict]:
+    """Pair each message by someone else with the next message of mine."""
+    data = json.load(open(path, encoding="utf-8"))
+    rows, prompt = [], None
+    for message in data["messages"]:
+        if message["author"]["name"] == me:
+            if prompt is not None:
+                rows.append(
+                    {
+                        "messages": [
+                            {"role": "user", "content": prompt},
+                            {"role": "assistant", "content": message["content"]},
+                        ]
+                    }
+                )
+                prompt = None
+        else:
+            prompt = message["content"]
+    return rows
+
+
+def within(rows: list[list[dict]], tokenizer, cutoff: int) -> float:
+    lengths = [len(tokenizer.apply_chat_template(m, tokenize=True, return_dict=False)) for m in rows]
+    return sum(n <= cutoff for n in lengths) / max(1, len(lengths))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=37_000)
+    parser.add_argument("--cutoff", type=int, default=256)
+    args = parser.parse_args()
+    from transformers import AutoTokenizer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        sessions = max(2, args.messages // 9)
+        data = make_sample.build(seed=1, sessions=sessions)
+        data["messages"] = data["messages"][: args.messages]
+        # Real chats have the odd long message (a story, a pasted log): 3 % of Sam's lines
+        # become 150-450 words, which is what overflows a cutoff when nobody counts tokens.
+        rng = random.Random(2)
+        words = "so anyway the thing about that place is that nobody ever tells you the truth".split()
+        for message in data["messages"]:
+            if message["author"]["name"] != "alex" and rng.random() < 0.03:
+                message["content"] = " ".join(rng.choice(words) for _ in range(rng.randint(150, 450))) + "."
+        export = tmp / "dm.json"
+        export.write_text(json.dumps(data, indent=2))
+        tokenizer_dir = build_tiny_tokenizer(tmp / "tok")
+        hf = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
+        settings = BuildSettings(dataset=DatasetConfig(cutoff_len=args.cutoff))
+
+        naive_pairs(export, "alex")  # burn-in: page cache, imports
+        start = time.perf_counter()
+        naive = naive_pairs(export, "alex")
+        naive_s = time.perf_counter() - start
+
+        renderer = load_renderer(tokenizer_dir)
+        start = time.perf_counter()
+        result = build_dataset([export], ["alex"], settings, renderer)
+        ours_s = time.perf_counter() - start
+
+        samples = result.train + result.held_out
+        ours_within = within([s.messages for s in samples], hf, args.cutoff)
+        naive_within = within([r["messages"] for r in naive], hf, args.cutoff)
+        print(f"export: {len(data['messages']):,} messages, {export.stat().st_size / 1e6:.1f} MB")
+        print(f"naive:  {naive_s:.2f} s, {len(naive):,} pairs, {naive_within:.1%} within cutoff {args.cutoff}")
+        print(
+            f"ours:   {ours_s:.2f} s, {len(samples):,} samples "
+            f"({sum(len(s.my_message_ids) for s in samples):,} of my messages), "
+            f"{ours_within:.1%} within cutoff, exact token counts: {renderer.exact}"
+        )
+        print(f"ratio={ours_s / naive_s:.1f} within_cutoff={ours_within:.3f} naive_within_cutoff={naive_within:.3f}")
+
+
+if __name__ == "__main__":
+    main()
