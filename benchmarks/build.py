@@ -38,7 +38,7 @@ from discord_echo.pipeline import BuildSettings, build_dataset  # noqa: E402
 
 def naive_pairs(path: Path, me: str) -> list[dict]:
     """Pair each message by someone else with the next message of mine."""
-    data = json.load(open(path, encoding="utf-8"))
+    data = json.loads(path.read_text(encoding="utf-8"))
     rows, prompt = [], None
     for message in data["messages"]:
         if message["author"]["name"] == me:
