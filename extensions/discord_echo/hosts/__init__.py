@@ -1,0 +1,69 @@
+"""The one small interface between the pipeline and whatever trains the LoRA.
+
+Two hosts implement it: ``hosts/webui.py`` drives text-generation-webui's own trainer
+(``modules.training.do_train``) and is the only module that imports ``modules.*``;
+``hosts/standalone.py`` trains with transformers + peft for users without the webui and
+for the tests. ``training.py`` talks only to `Host`, so a fake can stand in as well.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """Everything a host needs for one training run (settings already validated)."""
+
+    model: str  # local model folder or hub id (standalone); the loaded model's name (webui)
+    dataset: Path  # <user_data>/training/datasets/<name>.json
+    eval_dataset: Path | None
+    lora_name: str
+    loras_dir: Path  # the adapter goes to loras_dir / lora_name
+    settings: object  # profiles.TrainSettings (kept untyped here to avoid an import cycle)
+    template: str = "Chat Template"  # "Chat Template" or a webui instruction template name
+    resume: bool = False  # continue from the newest checkpoint in the adapter folder
+
+
+@dataclass
+class TrainProgress:
+    """One progress report, sent while training runs."""
+
+    step: int  # optimizer steps done
+    total_steps: int
+    epoch: float = 0.0
+    loss: float | None = None
+    eval_loss: float | None = None
+    learning_rate: float | None = None
+    tokens_per_second: float | None = None
+    eta_seconds: float | None = None
+    message: str = ""
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or interrupted) run left behind."""
+
+    adapter_dir: Path
+    steps: int
+    interrupted: bool = False
+    train_loss: list[tuple[int, float]] = field(default_factory=list)  # (step, loss)
+    eval_loss: list[tuple[int, float]] = field(default_factory=list)
+    final_eval_loss: float | None = None
+
+
+ProgressCallback = Callable[[TrainProgress], None]
+
+
+class Host(Protocol):
+    """A place that can train a LoRA: ``available()`` says whether it can now."""
+
+    name: str
+
+    def available(self) -> bool: ...
+
+    def train(self, request: TrainRequest, on_progress: ProgressCallback, stop: threading.Event) -> TrainResult: ...
