@@ -42,6 +42,8 @@ def snowflake_time(snowflake: str | int) -> datetime:
 
 def is_system_kind(kind: str) -> bool:
     """True for join/pin/call/rename/... notifications: DCE's own 1 <= type <= 18 test."""
+    if kind == "System":  # HTML 2.38+ shows unnamed notification kinds without their number
+        return True
     value = MESSAGE_KIND_VALUES.get(kind)
     if value is None:
         if not kind.isdigit():
