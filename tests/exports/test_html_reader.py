@@ -478,8 +478,8 @@ def system(mid: str, icon: str, phrase: str, uid: str = "22", name: str = "bob")
 def test_system_notifications(icon: str, phrase: str, kind: str, text: str) -> None:
     messages, report = read(page(group(system(sid(T0), icon, phrase))))
     assert (messages[0].type, messages[0].content, messages[0].author.name) == (kind, text, "bob")
-    # "System" (a notice whose kind the HTML does not name) is not yet a kind messages.py knows.
-    assert messages[0].is_system == (kind != "System")
+    # Every notification is a system message, "System" (a kind the HTML does not name) included.
+    assert messages[0].is_system
     assert bool(report.warnings) == (kind == "System")
 
 
