@@ -122,6 +122,15 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_app(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from discord_echo.app import run_app
+
+    run_app(Path(args.user_data), port=args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="discord-echo", description="Turn a DiscordChatExporter export into a LoRA that writes like you."
@@ -183,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
             )
     _add_read_options(build)
     build.set_defaults(run=cmd_build)
+
+    app = commands.add_parser("app", help="Open the Discord Echo tab in a browser, without the webui.")
+    app.add_argument("--user-data", default="data/user_data", help="Data folder (laid out like the webui's).")
+    app.add_argument("--port", type=int, default=7861, help="Port on 127.0.0.1.")
+    app.set_defaults(run=cmd_app)
     return parser
 
 

@@ -8,7 +8,7 @@ computed in one streaming pass so a million-message export needs no list of mess
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -93,11 +93,21 @@ class _Tally:
         self.authors[message.author] += 1
 
 
-def inspect_exports(paths: Iterable[str | Path], config: ReadConfig | None = None) -> list[FileSummary]:
-    """Summarize every export file under ``paths``; unreadable files carry their error."""
+def inspect_exports(
+    paths: Iterable[str | Path],
+    config: ReadConfig | None = None,
+    observe: Callable[[Message], None] | None = None,
+) -> list[FileSummary]:
+    """Summarize every export file under ``paths``; unreadable files carry their error.
+
+    ``observe`` sees every message as it streams by, so a caller can gather more (the tab
+    lists participants) without reading the files twice.
+    """
     reports: list[FileReport] = []
     tallies: dict[str, _Tally] = {}
     for message in read_exports(paths, config, reports):
+        if observe is not None:
+            observe(message)
         tally = tallies.get(message.source.path)
         if tally is None:
             tally = tallies[message.source.path] = _Tally()

@@ -10,7 +10,8 @@ messages against once the user has picked themselves (and any aliases).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from discord_echo.errors import EchoError
@@ -57,6 +58,11 @@ class Participant:
         display = sorted(self.display_names - self.names)
         return f"{display[0]} ({name})" if display else name
 
+    @property
+    def key(self) -> str:
+        """A stable selector for this person: an id if there is one, else a name."""
+        return sorted(self.ids)[0] if self.ids else sorted(self.names)[0]
+
     def name_keys(self) -> set[str]:
         return {name_key(n) for n in self.names}
 
@@ -82,11 +88,14 @@ def list_participants(messages: Iterable[Message]) -> list[Participant]:
     Authors sharing an id are one person; an author seen without id (TXT) joins the
     person whose name key matches.
     """
+    counts: Counter[Author] = Counter(message.author for message in messages)
+    return participants_from_counts(counts)
+
+
+def participants_from_counts(counts: Mapping[Author, int]) -> list[Participant]:
+    """`list_participants` for callers that counted authors themselves while streaming."""
     by_id: dict[str, Participant] = {}
     by_name: dict[str, Participant] = {}
-    counts: dict[Author, int] = {}
-    for message in messages:
-        counts[message.author] = counts.get(message.author, 0) + 1
     # Authors with ids first, so id-less names attach to a known person.
     for author, count in sorted(counts.items(), key=lambda item: item[0].id is None):
         key = name_key(author.name)

@@ -40,6 +40,7 @@ params = default_params()
 
 def ui() -> None:
     """Build the Discord Echo tab (called by the webui inside ``gr.Tab``)."""
+    from discord_echo.hosts.webui import tab_context
     from discord_echo.ui import build_tab
 
-    build_tab(params)
+    build_tab(tab_context(params))

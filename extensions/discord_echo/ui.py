@@ -1,0 +1,255 @@
+"""The Discord Echo tab: the same layout in the webui and in the standalone app.
+
+Top to bottom: exports in -> summary and "who are you" -> options -> preview -> write the
+dataset -> train (see ui_train.py). Handlers call the library (pipeline, inspection) and
+return ``{component: value}`` dicts; `guarded` turns any failure into a message in the
+tab's status box, so a bad file never shows a traceback or takes the webui down.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from discord_echo.cleaning import CleaningConfig
+from discord_echo.config import ReadConfig
+from discord_echo.conversations import ConversationConfig
+from discord_echo.dataset_builder import DatasetConfig
+from discord_echo.errors import EchoError
+from discord_echo.privacy import PrivacyConfig
+from discord_echo.ui_forms import config_from, widgets_for
+from discord_echo.ui_render import error_html, preview_html, report_html, summary_html
+
+log = logging.getLogger("discord_echo")
+PREFIX = "discord-echo"
+STAGES = {
+    "cleaning": CleaningConfig,
+    "privacy": PrivacyConfig,
+    "conversations": ConversationConfig,
+    "dataset": DatasetConfig,
+}
+STAGE_TITLES = {"cleaning": "Cleaning", "privacy": "Privacy", "conversations": "Conversations", "dataset": "Samples"}
+
+
+@dataclass
+class TabContext:
+    """Where the tab reads and writes, and what the host offers. Made by script.py or app.py."""
+
+    user_data: Path
+    loras_dir: Path
+    read_config: ReadConfig = field(default_factory=ReadConfig)
+    multi_user: bool = False
+    tokenizer_folder: Callable[[], Path | None] = lambda: None  # the loaded model's folder, if any
+    extra_sections: list[Callable[[TabContext, dict], None]] = field(default_factory=list)
+
+
+def guarded(status_key: str = "status"):
+    """Wrap a handler so that errors become a message in the status component.
+
+    `EchoError`s are the user's to fix and are shown as they are; anything else is a bug:
+    it is logged with its traceback and summarized in the tab.
+    """
+
+    def wrap(handler):
+        @functools.wraps(handler)
+        def run(self, *args):
+            try:
+                return handler(self, *args)
+            except EchoError as exc:
+                return {self.c[status_key]: error_html(str(exc))}
+            except Exception as exc:  # noqa: BLE001 - the UI boundary: never let it reach gradio
+                log.exception("Discord Echo: unexpected error in %s", handler.__name__)
+                return {self.c[status_key]: error_html(f"unexpected {type(exc).__name__}: {exc} (see the console)")}
+
+        return run
+
+    return wrap
+
+
+class EchoTab:
+    """Builds the components inside the current gradio layout and wires their events."""
+
+    def __init__(self, context: TabContext):
+        self.context = context
+        self.c: dict[str, Any] = {}  # name -> component
+        self.forms: dict[str, dict[str, Any]] = {}
+
+    # -- layout -----------------------------------------------------------------------------
+    def build(self) -> None:
+        import gradio as gr
+
+        c = self.c
+        gr.Markdown("Turn your DiscordChatExporter export into a LoRA that writes like you.", elem_id=f"{PREFIX}-intro")
+        with gr.Row():
+            c["files"] = gr.File(
+                label="Exports (JSON, CSV, TXT, HTML or zip)",
+                file_count="multiple",
+                type="filepath",
+                elem_id=f"{PREFIX}-upload",
+            )
+            with gr.Column():
+                c["folder"] = gr.Textbox(
+                    label="…or a folder on this machine", elem_id=f"{PREFIX}-folder", placeholder="/path/to/exports"
+                )
+                c["read"] = gr.Button("Read exports", variant="primary", elem_id=f"{PREFIX}-read")
+        c["status"] = gr.HTML(elem_id=f"{PREFIX}-status")
+        c["summary"] = gr.HTML(elem_id=f"{PREFIX}-summary")
+        with gr.Row():
+            c["authors"] = gr.Dataframe(
+                headers=["author", "id", "messages", "bot"],
+                interactive=False,
+                label="Authors",
+                elem_id=f"{PREFIX}-authors",
+            )
+            c["timeline"] = gr.BarPlot(
+                x="month", y="messages", title="Messages per month", elem_id=f"{PREFIX}-timeline"
+            )
+        c["me"] = gr.Dropdown(
+            label="Which one is you?",
+            choices=[],
+            multiselect=True,
+            elem_id=f"{PREFIX}-me",
+            info="Pick every name you wrote under (old name#1234, new username...).",
+        )
+        for stage, cls in STAGES.items():
+            with gr.Accordion(STAGE_TITLES[stage], open=False, elem_id=f"{PREFIX}-{stage}-options"):
+                self.forms[stage] = widgets_for(cls, f"{PREFIX}-{stage}")
+        c["preview_button"] = gr.Button("Preview samples", elem_id=f"{PREFIX}-preview-button")
+        c["report"] = gr.HTML(elem_id=f"{PREFIX}-report")
+        c["lengths"] = gr.BarPlot(x="tokens", y="samples", title="Sample lengths", elem_id=f"{PREFIX}-lengths")
+        c["preview"] = gr.HTML(elem_id=f"{PREFIX}-preview")
+        with gr.Row():
+            c["name"] = gr.Textbox(label="Dataset name", value="my-echo", elem_id=f"{PREFIX}-dataset-name")
+            c["overwrite"] = gr.Checkbox(
+                label="Replace a dataset of that name", value=False, elem_id=f"{PREFIX}-overwrite"
+            )
+            c["write"] = gr.Button(
+                "Write dataset", variant="primary", interactive=not self.context.multi_user, elem_id=f"{PREFIX}-write"
+            )
+        c["paths"] = gr.State([])
+        c["result"] = gr.State(None)
+        for section in self.context.extra_sections:
+            section(self.context, self.c)
+        self._wire()
+
+    def _wire(self) -> None:
+        c = self.c
+        option_inputs = [w for stage in STAGES for w in self.forms[stage].values()]
+        read_outputs = [c["status"], c["summary"], c["authors"], c["timeline"], c["me"], c["paths"]]
+        c["read"].click(self.on_read, [c["files"], c["folder"]], read_outputs)
+        preview_outputs = [c["status"], c["report"], c["lengths"], c["preview"], c["result"]]
+        c["preview_button"].click(self.on_preview, [c["paths"], c["me"], *option_inputs], preview_outputs)
+        c["write"].click(self.on_write, [c["result"], c["name"], c["overwrite"]], [c["status"]])
+
+    # -- handlers ---------------------------------------------------------------------------
+    @guarded()
+    def on_read(self, files, folder):
+        import pandas as pd
+
+        from discord_echo.inspection import inspect_exports
+        from discord_echo.participants import participants_from_counts
+
+        paths = [str(f) for f in (files or [])]
+        if folder and folder.strip():
+            if not Path(folder.strip()).is_dir():
+                raise EchoError(f"{folder.strip()}: no such folder on this machine")
+            paths.append(folder.strip())
+        if not paths:
+            raise EchoError("add export files or a folder first")
+        months: Counter[str] = Counter()
+        authors: Counter = Counter()
+
+        def observe(message) -> None:
+            months[f"{message.timestamp:%Y-%m}"] += 1
+            authors[message.author] += 1
+
+        summaries = inspect_exports(paths, self.context.read_config, observe)
+        people = participants_from_counts(authors)
+        rows = [[p.label, ", ".join(sorted(p.ids)), p.count, "yes" if p.is_bot else ""] for p in people]
+        choices = [(f"{p.label} · {p.count:,} messages", p.key) for p in people if not p.is_bot]
+        timeline = pd.DataFrame(sorted(months.items()), columns=["month", "messages"])
+        read = sum(s.messages for s in summaries)
+        status = f"Read {read:,} messages from {len(summaries)} file(s). Now pick who you are."
+        return {
+            self.c["status"]: status,
+            self.c["summary"]: summary_html(summaries),
+            self.c["authors"]: pd.DataFrame(rows, columns=["author", "id", "messages", "bot"]),
+            self.c["timeline"]: timeline,
+            self.c["me"]: _dropdown(choices),
+            self.c["paths"]: paths,
+        }
+
+    def settings_from(self, values: list) -> Any:
+        from discord_echo.pipeline import BuildSettings
+
+        configs, position = {}, 0
+        for stage, cls in STAGES.items():
+            names = list(self.forms[stage])
+            configs[stage] = config_from(cls, dict(zip(names, values[position : position + len(names)], strict=True)))
+            position += len(names)
+        return BuildSettings(read=self.context.read_config, **configs)
+
+    @guarded()
+    def on_preview(self, paths, me, *values):
+        import pandas as pd
+
+        from discord_echo.chat_templates import load_renderer
+        from discord_echo.pipeline import build_dataset
+
+        if not paths:
+            raise EchoError("read your exports first")
+        if not me:
+            raise EchoError("pick which author is you")
+        settings = self.settings_from(list(values))
+        renderer = load_renderer(self.context.tokenizer_folder())
+        result = build_dataset(paths, list(me), settings, renderer)
+        report = result.report()
+        shown = result.train[:3]
+        lengths = pd.DataFrame(
+            [(f"{lo}-{hi}", n) for lo, hi, n in result_histogram(report)], columns=["tokens", "samples"]
+        )
+        return {
+            self.c[
+                "status"
+            ]: f"{len(result.train):,} training samples ready. Check them below, then write the dataset.",
+            self.c["report"]: report_html(report),
+            self.c["lengths"]: lengths,
+            self.c["preview"]: preview_html([renderer.segments(s.messages) for s in shown], [s.tokens for s in shown]),
+            self.c["result"]: (result, settings),
+        }
+
+    @guarded()
+    def on_write(self, stored, name, overwrite):
+        from discord_echo.pipeline import write_build
+
+        if self.context.multi_user:
+            raise EchoError("writing files is disabled in --multi-user mode")
+        if not stored:
+            raise EchoError("preview the samples first")
+        result, settings = stored
+        written = write_build(result, settings, self.context.user_data, (name or "").strip(), overwrite=bool(overwrite))
+        where = f"{written.train.name}" + (f" and {written.eval.name}" if written.eval else "")
+        return {self.c["status"]: f"Wrote {where} to {written.train.parent}."}
+
+
+def result_histogram(report: dict) -> list[tuple[int, int, int]]:
+    return [(b["low"], b["high"], b["count"]) for b in report["samples"]["token_histogram"]]
+
+
+def _dropdown(choices: list[tuple[str, str]]):
+    import gradio as gr
+
+    # Choices first, value with them: the webui's gradio fork validates value against choices.
+    return gr.Dropdown(choices=choices, value=None)
+
+
+def build_tab(context: TabContext) -> EchoTab:
+    """Build the tab inside the current gradio layout (a webui ``gr.Tab`` or the app's Blocks)."""
+    tab = EchoTab(context)
+    tab.build()
+    return tab

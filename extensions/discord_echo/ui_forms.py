@@ -1,0 +1,89 @@
+"""Gradio widgets generated from the stage config dataclasses, and configs built back from them.
+
+Each config field holds its default, label and help once (config classes, style.md §5.2);
+`widgets_for` turns every field into a component with that label as ``label``, the help as
+``info`` and the default as ``value``, and `config_from` builds the config from the values
+the user set, so validation runs in the config's ``__post_init__`` whichever front end
+made it. Only components that exist, with the same arguments, in gradio 4.37 (the webui),
+5 and 6 are used (webui-host.md §7).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any, Literal, get_args, get_origin
+
+
+def _kind(annotation: Any) -> tuple[str, tuple]:
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return "choice", get_args(annotation)
+    if annotation is bool:
+        return "bool", ()
+    if annotation is int:
+        return "int", ()
+    if annotation is float:
+        return "float", ()
+    if origin is tuple:
+        return "list", ()
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in get_args(annotation) if a is not type(None)]
+        return _kind(inner[0]) if len(inner) == 1 else ("str", ())
+    return "str", ()
+
+
+def widgets_for(cls: type, prefix: str, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One gradio component per field of ``cls`` (name -> component), inside the current layout.
+
+    Every component gets ``elem_id = f"{prefix}-{field}"``: the webui's own Training tab has
+    components with the same labels ("Epochs"...), so tests and CSS must not go by label.
+    """
+    import gradio as gr
+
+    hints = typing.get_type_hints(cls)
+    widgets: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name in skip or not f.init:
+            continue
+        kind, choices = _kind(hints[f.name])
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        common = {
+            "label": f.metadata.get("label", f.name),
+            "info": f.metadata.get("help"),
+            "elem_id": f"{prefix}-{f.name.replace('_', '-')}",
+        }
+        if kind == "bool":
+            widgets[f.name] = gr.Checkbox(value=bool(default), **common)
+        elif kind == "choice":
+            widgets[f.name] = gr.Dropdown(choices=list(choices), value=default, **common)
+        elif kind in ("int", "float"):
+            value = default if default is not None else 0
+            widgets[f.name] = gr.Number(value=value, precision=0 if kind == "int" else None, **common)
+        elif kind == "list":
+            widgets[f.name] = gr.Textbox(value=", ".join(default), **common)
+        else:
+            widgets[f.name] = gr.Textbox(value="" if default is None else str(default), **common)
+    return widgets
+
+
+def config_from(cls: type, values: dict[str, Any]) -> Any:
+    """Build ``cls`` from widget values, converting what the widgets hand back.
+
+    Raises the config's own `ConfigError` for a value that cannot work.
+    """
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for name, value in values.items():
+        kind, _ = _kind(hints[name])
+        if kind == "int" and value is not None:
+            value = int(value)
+        elif kind == "float" and value is not None:
+            value = float(value)
+        elif kind == "list":
+            value = tuple(part.strip() for part in str(value or "").split(",") if part.strip())
+        elif kind == "bool":
+            value = bool(value)
+        kwargs[name] = value
+    return cls(**kwargs)

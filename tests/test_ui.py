@@ -1,0 +1,93 @@
+"""The tab's handlers, called the way gradio calls them (no browser): read, preview, write."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gradio")
+
+from discord_echo.app import build_app, make_context  # noqa: E402
+from discord_echo.ui import EchoTab, TabContext  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "samples" / "alex_and_sam.json"
+
+
+@pytest.fixture()
+def tab(tmp_path):
+    import gradio as gr
+
+    context = make_context(tmp_path / "user_data")
+    with gr.Blocks():
+        tab = EchoTab(context)
+        tab.build()
+    return tab
+
+
+def _values(tab: EchoTab) -> list:
+    return [w.value for stage in tab.forms.values() for w in stage.values()]
+
+
+def test_every_component_has_an_elem_id(tmp_path):
+    demo = build_app(make_context(tmp_path / "ud"))
+    ids = [b.elem_id for b in demo.blocks.values() if b.elem_id]
+    interactive = [
+        b
+        for b in demo.blocks.values()
+        if b.__class__.__name__ in ("Button", "Textbox", "Checkbox", "Dropdown", "Number", "File")
+    ]
+    assert all(b.elem_id and b.elem_id.startswith("discord-echo-") for b in interactive)
+    assert len(set(ids)) == len(ids)  # unique, so tests and CSS never hit the webui's own components
+
+
+def test_read_preview_write(tab, tmp_path):
+    out = tab.on_read([str(SAMPLE)], "")
+    c = tab.c
+    assert "Read 376 messages from 1 file" in out[c["status"]]
+    assert "Direct Messages" in out[c["summary"]]
+    choices = out[c["me"]].choices
+    alex = next(value for label, value in choices if label.startswith("alex"))
+    assert out[c["timeline"]]["messages"].sum() == 376
+
+    preview = tab.on_preview(out[c["paths"]], [alex], *_values(tab))
+    assert "training samples ready" in preview[c["status"]]
+    assert "<mark" in preview[c["preview"]] and "&lt;|im_start|&gt;assistant" in preview[c["preview"]]
+    assert "alex" in preview[c["report"]]
+
+    written = tab.on_write(preview[c["result"]], "tab-echo", False)
+    assert "Wrote tab-echo.json" in written[c["status"]]
+    rows = json.loads((tab.context.user_data / "training" / "datasets" / "tab-echo.json").read_text())
+    assert rows and rows[0]["messages"][-1]["role"] == "assistant"
+    # Writing again without the checkbox is refused, with the reason in the status box.
+    again = tab.on_write(preview[c["result"]], "tab-echo", False)
+    assert "already exists" in again[c["status"]]
+
+
+def test_errors_become_messages_not_tracebacks(tab, tmp_path):
+    c = tab.c
+    assert "add export files or a folder first" in tab.on_read([], "")[c["status"]]
+    assert "no such folder" in tab.on_read([], str(tmp_path / "missing"))[c["status"]]
+    bad = tmp_path / "bad.json"
+    bad.write_text("{ not json")
+    out = tab.on_read([str(bad)], "")
+    assert "bad.json" in out[c["summary"]]  # the file's own error, shown in its summary
+    assert "pick which author is you" in tab.on_preview([str(SAMPLE)], [], *_values(tab))[c["status"]]
+    values = _values(tab)
+    names = [n for stage in tab.forms.values() for n in stage]
+    values[names.index("gap_minutes")] = 0
+    assert "gap_minutes=0: must be positive" in tab.on_preview([str(SAMPLE)], ["alex"], *values)[c["status"]]
+    assert "preview the samples first" in tab.on_write(None, "x", False)[c["status"]]
+
+
+def test_multi_user_mode_disables_writing(tmp_path):
+    import gradio as gr
+
+    context = TabContext(user_data=tmp_path, loras_dir=tmp_path / "loras", multi_user=True)
+    with gr.Blocks():
+        tab = EchoTab(context)
+        tab.build()
+    assert tab.c["write"].interactive is False
+    assert "disabled in --multi-user mode" in tab.on_write(("x", "y"), "n", False)[tab.c["status"]]
