@@ -130,3 +130,20 @@ def test_sniff_format_reads_content_not_names(head, fmt):
 def test_sniff_format_rejects_non_exports_clearly(head, error, match):
     with pytest.raises(error, match=match):
         sniff_format(head, "x.bin")
+
+
+def test_overlapping_partitions_are_read_once(tmp_path, sample):
+    import json
+
+    from discord_echo.exports import read_exports
+
+    data = json.loads(sample("json_dcef_example-guild_general.json").read_text(encoding="utf-8"))
+    messages = data["messages"]
+    first = {**data, "messages": messages[:20], "messageCount": 20}
+    second = {**data, "messages": messages[15:], "messageCount": len(messages) - 15}  # 5 overlap
+    (tmp_path / "general [1].json").write_text(json.dumps(first, indent=2))
+    (tmp_path / "general [1] [part 2].json").write_text(json.dumps(second, indent=2))
+    reports = []
+    read = list(read_exports([tmp_path], reports=reports))
+    assert [m.id for m in read] == [m["id"] for m in messages]
+    assert "5 messages already read from an earlier partition were skipped" in reports[1].warnings
