@@ -44,6 +44,22 @@ def setup_standalone(extras: str) -> Path:
     return python
 
 
+def ensure_browser() -> None:
+    """Chromium for the browser tests: Debian's package when we are root on Debian, else a note.
+
+    Playwright's own browser download needs a host this project cannot reach; the system
+    Chromium works with it. Without one the browser tests skip (and say why).
+    """
+    if shutil.which("chromium") or shutil.which("chromium-browser"):
+        return
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        _run(["apt-get", "update", "-qq"], env=env, stdout=subprocess.DEVNULL)
+        _run(["apt-get", "install", "-y", "-qq", "chromium"], env=env, stdout=subprocess.DEVNULL)
+    else:
+        print("Note: no chromium found; the browser tests will be skipped. Install your distribution's chromium.")
+
+
 def run_tests(python: Path, pytest_args: list[str]) -> int:
     result = subprocess.run([str(python), "-m", "pytest", *pytest_args], cwd=ROOT)
     # pytest exits 5 when it collected nothing: that is a failure of the suite, not a pass.
@@ -98,7 +114,7 @@ def install_into_webui(webui: Path, python_arg: str | None, copy: bool) -> None:
     start = "start_windows.bat" if os.name == "nt" else "./start_linux.sh"
     print("\nDone. Start the webui with the extension enabled:")
     print(f"  cd {webui} && {start} --extensions discord_echo")
-    print(f"  (or, in its Python environment: python server.py --extensions discord_echo)")
+    print("  (or, in its Python environment: python server.py --extensions discord_echo)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     python = setup_standalone("test" if args.tests else "app")
     if args.tests:
+        ensure_browser()
         return run_tests(python, args.pytest_args)
     print(f"\nReady. Try: {python.parent / 'discord-echo'} --help")
     return 0

@@ -53,7 +53,10 @@ def preview_html(segments_per_sample: Sequence[Sequence[tuple[str, bool]]], toke
         body = "".join(
             f'<mark style="{_MARK}">{escape(text)}</mark>' if trained else escape(text) for text, trained in segments
         )
-        parts.append(f"<p><b>Sample {number}</b> · {count} tokens</p><div style='{_PRE}'>{body}</div>")
+        parts.append(
+            f"<p><b>Sample {number}</b> · {count} tokens</p>"
+            f"<div class='discord-echo-sample' style='{_PRE}'>{body}</div>"
+        )
     legend = f'<p><mark style="{_MARK}">highlighted</mark> text is trained; the rest is context.</p>'
     return "<div class='discord-echo-preview'>" + legend + "".join(parts) + "</div>"
 
