@@ -129,3 +129,42 @@ def build_tiny_tokenizer(folder: Path, chat_template: str | None = CHATML) -> Pa
         config["chat_template"] = chat_template
     (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     return folder
+
+
+def build_tiny_model(
+    folder: Path, chat_template: str | None = CHATML, seed: int = 0, initializer_range: float = 0.1
+) -> Path:
+    """Save a tiny random-weight Llama with the tiny tokenizer beside it; return the folder.
+
+    ``AutoModelForCausalLM`` and ``AutoTokenizer`` load the folder offline (``local_files_only=True``).
+    Shapes are a miniature of Llama/Mistral (hidden 64, 2 layers, 4 heads of which 2 KV heads, MLP 128),
+    so LoRA "all-linear" finds the same q/k/v/o/gate/up/down projections as on a real 7B. Needs torch (the
+    ``train`` extra); it takes well under a second.
+
+    ``initializer_range`` is 5x Llama's 0.02 on purpose: with 0.02 and hidden size 64 the frozen output head
+    can only produce logits within about +-1.3, so no adapter can lower the loss far below ln(vocab) and a
+    "loss decreases" test would measure noise.
+    """
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    folder = build_tiny_tokenizer(folder, chat_template)
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+        initializer_range=initializer_range,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    model.save_pretrained(str(folder))
+    return folder

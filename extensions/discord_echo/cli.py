@@ -131,6 +131,86 @@ def cmd_app(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+    from dataclasses import fields, replace
+    from pathlib import Path
+
+    from discord_echo.hosts.standalone import StandaloneHost
+    from discord_echo.profiles import profile
+    from discord_echo.training import request_from_user_data, train
+
+    base = profile(args.profile)
+    changes = {f.name: getattr(args, f.name) for f in fields(base) if getattr(args, f.name, None) is not None}
+    settings = replace(base, **changes)
+    request = request_from_user_data(
+        Path(args.user_data),
+        args.dataset,
+        args.model,
+        args.lora,
+        settings,
+        template=args.template,
+        resume=args.resume,
+        overwrite=args.overwrite,
+    )
+    _print_estimate(args.model, args.profile, settings)
+    stop = threading.Event()
+
+    def on_interrupt(signum, frame) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("stopping after this step and saving (Ctrl-C again to abort without saving)", flush=True)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        result = train(request, StandaloneHost(), _print_progress, stop)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    evaluated = f", held-out loss {result.final_eval_loss:.4f}" if result.final_eval_loss is not None else ""
+    if result.interrupted:
+        print(f"interrupted at step {result.steps}/{result.total_steps}; continue with --resume")
+    print(f"adapter: {result.adapter_dir} ({result.steps} steps{evaluated})")
+    return 0
+
+
+def _print_progress(progress) -> None:
+    if progress.message:
+        print(progress.message, flush=True)
+        return
+    parts = [f"step {progress.step}/{progress.total_steps}"]
+    if progress.loss is not None:
+        parts.append(f"loss {progress.loss:.4f}")
+    if progress.eval_loss is not None:
+        parts.append(f"eval {progress.eval_loss:.4f}")
+    if progress.learning_rate is not None:
+        parts.append(f"lr {progress.learning_rate:.2e}")
+    if progress.tokens_per_second:
+        parts.append(f"{progress.tokens_per_second:,.0f} tok/s")
+    if progress.eta_seconds is not None:
+        minutes, seconds = divmod(round(progress.eta_seconds), 60)
+        parts.append(f"ETA {minutes // 60}:{minutes % 60:02d}:{seconds:02d}")
+    print("  ".join(parts), flush=True)
+
+
+def _print_estimate(model: str, profile_name: str, settings) -> None:
+    """The memory estimate for a local model folder, against the card size in the profile's name."""
+    import re
+    from pathlib import Path
+
+    from discord_echo.vram import ModelShape, estimate_vram
+
+    if not (Path(model) / "config.json").is_file():
+        return
+    estimate = estimate_vram(ModelShape.from_pretrained_folder(model), settings)
+    print(f"memory estimate (GPU): {estimate.summary()}")
+    card = re.match(r"(\d+) GB", profile_name)
+    if card:
+        for tip in estimate.suggest(float(card.group(1))):
+            print(f"  to fit {card.group(0)}: {tip}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="discord-echo", description="Turn a DiscordChatExporter export into a LoRA that writes like you."
@@ -192,12 +272,44 @@ def build_parser() -> argparse.ArgumentParser:
             )
     _add_read_options(build)
     build.set_defaults(run=cmd_build)
+    _add_train_parser(commands)
 
     app = commands.add_parser("app", help="Open the Discord Echo tab in a browser, without the webui.")
     app.add_argument("--user-data", default="data/user_data", help="Data folder (laid out like the webui's).")
     app.add_argument("--port", type=int, default=7861, help="Port on 127.0.0.1.")
     app.set_defaults(run=cmd_app)
     return parser
+
+
+def _add_train_parser(commands) -> None:
+    from dataclasses import fields
+
+    from discord_echo.chat_templates import CHAT_TEMPLATE
+    from discord_echo.profiles import DEFAULT_PROFILE, PROFILES, TrainSettings
+
+    train = commands.add_parser(
+        "train", help="Train a LoRA on a built dataset with transformers + peft (no webui needed)."
+    )
+    train.add_argument("--model", required=True, help="Local model folder, or a Hugging Face id (downloaded).")
+    train.add_argument("--dataset", required=True, help="Dataset name (file stem in USER_DATA/training/datasets).")
+    train.add_argument("--user-data", required=True, help="The webui's user_data folder (or any folder).")
+    train.add_argument("--lora", required=True, help="LoRA name; written to USER_DATA/loras/NAME.")
+    train.add_argument("--profile", default=DEFAULT_PROFILE, choices=list(PROFILES), help="Hardware profile.")
+    train.add_argument(
+        "--template", default=CHAT_TEMPLATE, help="'Chat Template' (the model's own) or a webui instruction template."
+    )
+    train.add_argument("--resume", action="store_true", help="Continue from the newest checkpoint of that LoRA.")
+    train.add_argument("--overwrite", action="store_true", help="Replace an existing LoRA of that name.")
+    settings = train.add_argument_group("settings", "Override single values of the profile.")
+    for field in fields(TrainSettings):
+        flag = f"--{field.name.replace('_', '-')}"
+        help_text = field.metadata["help"]
+        if isinstance(field.default, bool):
+            settings.add_argument(flag, default=None, action=argparse.BooleanOptionalAction, help=help_text)
+        else:
+            kind = type(field.default) if isinstance(field.default, (int, float)) else str
+            settings.add_argument(flag, default=None, type=kind, help=help_text)
+    train.set_defaults(run=cmd_train)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -45,3 +45,19 @@ class ConfigError(EchoError):
     def __init__(self, field: str, value: object, rule: str):
         self.field, self.value, self.rule = field, value, rule
         super().__init__(f"{field}={value!r}: {rule}")
+
+
+class HostUnavailableError(EchoError):
+    """The chosen trainer cannot run here now (packages missing, no model loaded, wrong loader)."""
+
+    def __init__(self, host: str, reason: str):
+        self.host, self.reason = host, reason
+        super().__init__(f"the {host} trainer is not available: {reason}")
+
+
+class TrainingError(EchoError):
+    """A training run failed; the message is the trainer's, with a fix when one is known."""
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)

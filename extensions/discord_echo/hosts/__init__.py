@@ -12,7 +12,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from discord_echo.profiles import TrainSettings
 
 
 @dataclass(frozen=True)
@@ -24,9 +27,11 @@ class TrainRequest:
     eval_dataset: Path | None
     lora_name: str
     loras_dir: Path  # the adapter goes to loras_dir / lora_name
-    settings: object  # profiles.TrainSettings (kept untyped here to avoid an import cycle)
+    settings: TrainSettings
     template: str = "Chat Template"  # "Chat Template" or a webui instruction template name
+    templates_dir: Path | None = None  # <user_data>/instruction-templates, for a named template
     resume: bool = False  # continue from the newest checkpoint in the adapter folder
+    overwrite: bool = False  # replace an existing adapter folder (otherwise FileExistsRefusedError)
 
 
 @dataclass
@@ -54,6 +59,9 @@ class TrainResult:
     train_loss: list[tuple[int, float]] = field(default_factory=list)  # (step, loss)
     eval_loss: list[tuple[int, float]] = field(default_factory=list)
     final_eval_loss: float | None = None
+    total_steps: int = 0
+    dropped_rows: int = 0  # rows longer than cutoff_len, skipped as the webui does
+    notes: list[str] = field(default_factory=list)  # e.g. "no CUDA GPU: training in float32"
 
 
 ProgressCallback = Callable[[TrainProgress], None]
