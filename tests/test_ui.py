@@ -52,7 +52,7 @@ def test_read_preview_write(tab, tmp_path):
     alex = next(value for label, value in choices if label.startswith("alex"))
     assert out[c["timeline"]]["messages"].sum() == 376
 
-    preview = tab.on_preview(out[c["paths"]], [alex], *_values(tab))
+    preview = tab.on_preview(out[c["paths"]], [alex], c["model"].value, "Chat Template", *_values(tab))
     assert "training samples ready" in preview[c["status"]]
     assert "<mark" in preview[c["preview"]] and "&lt;|im_start|&gt;assistant" in preview[c["preview"]]
     assert "alex" in preview[c["report"]]
@@ -74,11 +74,14 @@ def test_errors_become_messages_not_tracebacks(tab, tmp_path):
     bad.write_text("{ not json")
     out = tab.on_read([str(bad)], "")
     assert "bad.json" in out[c["summary"]]  # the file's own error, shown in its summary
-    assert "pick which author is you" in tab.on_preview([str(SAMPLE)], [], *_values(tab))[c["status"]]
+    assert (
+        "pick which author is you" in tab.on_preview([str(SAMPLE)], [], "", "Chat Template", *_values(tab))[c["status"]]
+    )
     values = _values(tab)
     names = [n for stage in tab.forms.values() for n in stage]
     values[names.index("gap_minutes")] = 0
-    assert "gap_minutes=0: must be positive" in tab.on_preview([str(SAMPLE)], ["alex"], *values)[c["status"]]
+    failed = tab.on_preview([str(SAMPLE)], ["alex"], "", "Chat Template", *values)
+    assert "gap_minutes=0: must be positive" in failed[c["status"]]
     assert "preview the samples first" in tab.on_write(None, "x", False)[c["status"]]
 
 
@@ -91,3 +94,35 @@ def test_multi_user_mode_disables_writing(tmp_path):
         tab.build()
     assert tab.c["write"].interactive is False
     assert "disabled in --multi-user mode" in tab.on_write(("x", "y"), "n", False)[tab.c["status"]]
+
+
+def test_train_from_the_tab_streams_progress_and_saves_the_lora(tab):
+    """The whole road in the tab on the bundled sample and the demo model (tiny, built locally)."""
+    c, panel = tab.c, tab.train_panel
+    out = tab.on_read([str(SAMPLE)], "")
+    preview = tab.on_preview(out[c["paths"]], ["400000000000000001"], c["model"].value, "Chat Template", *_values(tab))
+    tab.on_write(preview[c["result"]], "ui-echo", False)
+    settings = dict(zip(panel.settings_widgets, panel.on_profile("CPU (no GPU)")[:-1], strict=True))
+    settings.update(epochs=2, learning_rate=0.01, save_steps=0, eval_steps=5)
+    updates = list(
+        panel.on_train(c["model"].value, "ui-echo", "ui-lora", "Chat Template", False, False, *settings.values())
+    )
+    texts = [html for html, _ in updates]
+    assert "Done. Saved" in texts[-1], texts[-1]
+    assert any("Step " in t for t in texts[:-1])  # progress streamed while it ran
+    final_plot = updates[-1][1]
+    assert set(final_plot["series"]) >= {"train", "held-out"}
+    adapter = tab.context.loras_dir / "ui-lora"
+    assert (adapter / "adapter_model.safetensors").is_file() and (adapter / "training_log.json").is_file()
+    # Training again under the same name is refused without the checkbox: the LoRA is kept.
+    again = list(
+        panel.on_train(c["model"].value, "ui-echo", "ui-lora", "Chat Template", False, False, *settings.values())
+    )
+    assert "already exists" in again[-1][0]
+
+
+def test_profile_choice_sets_training_and_dataset_cutoff(tab):
+    values = tab.train_panel.on_profile("CPU (no GPU)")
+    names = list(tab.train_panel.settings_widgets)
+    assert values[names.index("load_in_4bit")] is False
+    assert values[-1] == values[names.index("cutoff_len")] == 256

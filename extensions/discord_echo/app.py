@@ -14,13 +14,43 @@ from discord_echo.config import ReadConfig
 from discord_echo.ui import TabContext, build_tab
 
 DEFAULT_DATA = Path("data") / "user_data"
+# The bundled synthetic two-person export (samples/make_sample.py writes it).
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "alex_and_sam.json"
+DEMO_MODEL = "tiny-echo-demo"
 
 
-def make_context(user_data: Path, read_config: ReadConfig | None = None) -> TabContext:
+def demo_model(user_data: Path) -> Path:
+    """A tiny random-weight model for the bundled sample, built locally on first use.
+
+    It cannot write well (its weights are random), but a LoRA on it visibly learns the
+    sample's style in a minute or two on a CPU, which is what the demo needs to show;
+    nothing is downloaded. Point the Model box at a real model folder for real use.
+    """
+    from discord_echo.tiny_models import build_tiny_model
+
+    folder = Path(user_data) / "models" / DEMO_MODEL
+    if not (folder / "config.json").is_file():
+        build_tiny_model(folder)
+    return folder
+
+
+def make_context(user_data: Path, read_config: ReadConfig | None = None, with_demo: bool = True) -> TabContext:
+    """The standalone app's context: its data folder, the standalone host, the demo model."""
+    from discord_echo.hosts.standalone import StandaloneHost
+
     user_data = Path(user_data).resolve()
-    for sub in ("training/datasets", "loras", "characters"):
+    for sub in ("training/datasets", "loras", "characters", "models"):
         (user_data / sub).mkdir(parents=True, exist_ok=True)
-    return TabContext(user_data=user_data, loras_dir=user_data / "loras", read_config=read_config or ReadConfig())
+    model = str(demo_model(user_data)) if with_demo else ""
+    return TabContext(
+        user_data=user_data,
+        loras_dir=user_data / "loras",
+        read_config=read_config or ReadConfig(),
+        tokenizer_folder=lambda: Path(model) if model else None,
+        host_factory=StandaloneHost,
+        default_model=lambda: model,
+        sample=SAMPLE if SAMPLE.is_file() else None,
+    )
 
 
 def build_app(context: TabContext):

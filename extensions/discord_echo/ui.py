@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from discord_echo.chat_templates import CHAT_TEMPLATE, available_instruction_templates
 from discord_echo.cleaning import CleaningConfig
 from discord_echo.config import ReadConfig
 from discord_echo.conversations import ConversationConfig
@@ -45,7 +46,10 @@ class TabContext:
     read_config: ReadConfig = field(default_factory=ReadConfig)
     multi_user: bool = False
     tokenizer_folder: Callable[[], Path | None] = lambda: None  # the loaded model's folder, if any
-    extra_sections: list[Callable[[TabContext, dict], None]] = field(default_factory=list)
+    host_factory: Callable[[], Any] | None = None  # makes the training Host (webui or standalone)
+    loaded_model: Callable[[], str | None] | None = None  # webui: the model it has loaded
+    default_model: Callable[[], str] = lambda: ""  # standalone: a model folder to offer
+    sample: Path | None = None  # standalone: the bundled sample export, offered with one click
 
 
 def guarded(status_key: str = "status"):
@@ -97,6 +101,8 @@ class EchoTab:
                     label="…or a folder on this machine", elem_id=f"{PREFIX}-folder", placeholder="/path/to/exports"
                 )
                 c["read"] = gr.Button("Read exports", variant="primary", elem_id=f"{PREFIX}-read")
+                if self.context.sample is not None:
+                    c["use_sample"] = gr.Button("Use the bundled sample", elem_id=f"{PREFIX}-use-sample")
         c["status"] = gr.HTML(elem_id=f"{PREFIX}-status")
         c["summary"] = gr.HTML(elem_id=f"{PREFIX}-summary")
         with gr.Row():
@@ -119,6 +125,25 @@ class EchoTab:
         for stage, cls in STAGES.items():
             with gr.Accordion(STAGE_TITLES[stage], open=False, elem_id=f"{PREFIX}-{stage}-options"):
                 self.forms[stage] = widgets_for(cls, f"{PREFIX}-{stage}")
+        with gr.Row():
+            c["model"] = gr.Textbox(
+                label="Model",
+                value=self.context.default_model(),
+                interactive=self.context.loaded_model is None,
+                info="Its tokenizer counts tokens exactly; training uses it too. In the webui: the loaded model.",
+                elem_id=f"{PREFIX}-model",
+            )
+            templates = [
+                CHAT_TEMPLATE,
+                *available_instruction_templates(self.context.user_data / "instruction-templates"),
+            ]
+            c["template"] = gr.Dropdown(
+                label="Template",
+                choices=templates,
+                value=CHAT_TEMPLATE,
+                info="How turns are written for the model, in training and in chat. 'Chat Template' = the model's own.",
+                elem_id=f"{PREFIX}-template",
+            )
         c["preview_button"] = gr.Button("Preview samples", elem_id=f"{PREFIX}-preview-button")
         c["report"] = gr.HTML(elem_id=f"{PREFIX}-report")
         c["lengths"] = gr.BarPlot(x="tokens", y="samples", title="Sample lengths", elem_id=f"{PREFIX}-lengths")
@@ -133,8 +158,12 @@ class EchoTab:
             )
         c["paths"] = gr.State([])
         c["result"] = gr.State(None)
-        for section in self.context.extra_sections:
-            section(self.context, self.c)
+        self.train_panel = None
+        if self.context.host_factory is not None:
+            from discord_echo.ui_train import TrainPanel
+
+            self.train_panel = TrainPanel(self)
+            self.train_panel.build()
         self._wire()
 
     def _wire(self) -> None:
@@ -142,8 +171,11 @@ class EchoTab:
         option_inputs = [w for stage in STAGES for w in self.forms[stage].values()]
         read_outputs = [c["status"], c["summary"], c["authors"], c["timeline"], c["me"], c["paths"]]
         c["read"].click(self.on_read, [c["files"], c["folder"]], read_outputs)
+        if "use_sample" in c:
+            c["use_sample"].click(lambda: self.on_read([str(self.context.sample)], ""), [], read_outputs)
         preview_outputs = [c["status"], c["report"], c["lengths"], c["preview"], c["result"]]
-        c["preview_button"].click(self.on_preview, [c["paths"], c["me"], *option_inputs], preview_outputs)
+        preview_inputs = [c["paths"], c["me"], c["model"], c["template"], *option_inputs]
+        c["preview_button"].click(self.on_preview, preview_inputs, preview_outputs)
         c["write"].click(self.on_write, [c["result"], c["name"], c["overwrite"]], [c["status"]])
 
     # -- handlers ---------------------------------------------------------------------------
@@ -195,7 +227,7 @@ class EchoTab:
         return BuildSettings(read=self.context.read_config, **configs)
 
     @guarded()
-    def on_preview(self, paths, me, *values):
+    def on_preview(self, paths, me, model, template, *values):
         import pandas as pd
 
         from discord_echo.chat_templates import load_renderer
@@ -206,7 +238,7 @@ class EchoTab:
         if not me:
             raise EchoError("pick which author is you")
         settings = self.settings_from(list(values))
-        renderer = load_renderer(self.context.tokenizer_folder())
+        renderer = load_renderer(self.tokenizer_for(model), template, self.context.user_data / "instruction-templates")
         result = build_dataset(paths, list(me), settings, renderer)
         report = result.report()
         shown = result.train[:3]
@@ -222,6 +254,13 @@ class EchoTab:
             self.c["preview"]: preview_html([renderer.segments(s.messages) for s in shown], [s.tokens for s in shown]),
             self.c["result"]: (result, settings),
         }
+
+    def tokenizer_for(self, model: str | None) -> Path | None:
+        """The tokenizer folder for exact counts: the webui's loaded model, or the Model box's folder."""
+        if self.context.loaded_model is not None:
+            return self.context.tokenizer_folder()
+        folder = Path((model or "").strip())
+        return folder if str(folder) not in ("", ".") and (folder / "config.json").is_file() else None
 
     @guarded()
     def on_write(self, stored, name, overwrite):

@@ -1,0 +1,254 @@
+"""The tab's Train section: profile, memory check, Train / Interrupt, live progress and loss plot.
+
+Training runs in a worker thread (training.train); the click handler is a generator that
+polls the progress the host reports and yields the status and the loss plot about twice a
+second, so gradio streams them. Interrupt sets the run's `threading.Event`; the host then
+saves the adapter and a checkpoint, and a later run with "Resume" continues from it.
+One run at a time per tab.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import replace
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from discord_echo.chat_templates import CHAT_TEMPLATE
+from discord_echo.errors import EchoError
+from discord_echo.hosts import TrainProgress, TrainResult
+from discord_echo.profiles import DEFAULT_PROFILE, PROFILES, TrainSettings
+from discord_echo.ui_forms import config_from, widgets_for
+from discord_echo.ui_render import error_html
+
+log = logging.getLogger("discord_echo")
+PREFIX = "discord-echo-train"
+_CARD = re.compile(r"(\d+) GB")
+
+
+def card_gb(profile_name: str) -> float | None:
+    """The card size a profile is named for (None for the CPU profile)."""
+    match = _CARD.search(profile_name)
+    return float(match[1]) if match else None
+
+
+def memory_html(model: str, settings: TrainSettings, profile_name: str) -> str:
+    """The VRAM estimate for a local model folder, with a warning and suggestions if it will not fit."""
+    from discord_echo.vram import ModelShape, estimate_vram
+
+    card = card_gb(profile_name)
+    if not model or not (Path(model) / "config.json").is_file():
+        return "<p>Memory check: give a local model folder to estimate GPU memory.</p>"
+    estimate = estimate_vram(ModelShape.from_pretrained_folder(model), settings)
+    text = f"<b>Estimated GPU memory:</b> {estimate.total:.1f} GB ({escape(estimate.summary())})"
+    if card is None:
+        return f"<p>{text}. CPU profile: this runs in system memory instead.</p>"
+    if not estimate.fits(card):
+        tips = "".join(f"<li>{escape(t)}</li>" for t in estimate.suggest(card))
+        return f'<p style="color:#b91c1c">{text}: more than the {card:.0f} GB card. Try:</p><ul>{tips}</ul>'
+    if estimate.tight(card):
+        tips = "".join(f"<li>{escape(t)}</li>" for t in estimate.suggest(card))
+        return f'<p style="color:#a16207">{text}: tight on {card:.0f} GB. To be safe:</p><ul>{tips}</ul>'
+    return f"<p>{text}: fits the {card:.0f} GB card.</p>"
+
+
+def progress_html(progress: TrainProgress | None, started: float) -> str:
+    if progress is None:
+        return "<p>Loading the model and the dataset…</p>"
+    parts = [f"<b>Step {progress.step} / {progress.total_steps}</b>", f"epoch {progress.epoch:.2f}"]
+    if progress.loss is not None:
+        parts.append(f"loss {progress.loss:.3f}")
+    if progress.eval_loss is not None:
+        parts.append(f"held-out loss {progress.eval_loss:.3f}")
+    if progress.tokens_per_second:
+        parts.append(f"{progress.tokens_per_second:,.0f} tokens/s")
+    if progress.eta_seconds is not None:
+        parts.append(f"about {_duration(progress.eta_seconds)} left")
+    parts.append(f"{_duration(time.monotonic() - started)} so far")
+    note = f"<br><i>{escape(progress.message)}</i>" if progress.message else ""
+    return "<p>" + " · ".join(parts) + note + "</p>"
+
+
+def result_html(result: TrainResult) -> str:
+    what = "Interrupted; saved" if result.interrupted else "Done. Saved"
+    lines = [f"<b>{what}</b> the LoRA to {escape(str(result.adapter_dir))} after {result.steps} steps."]
+    if result.final_eval_loss is not None:
+        lines.append(f"Held-out loss: {result.final_eval_loss:.3f}.")
+    if result.train_loss and result.train_loss[-1][1] < 1.0:
+        lines.append(
+            "Warning: training loss fell below 1.0, a sign of memorizing rather than learning a style; "
+            "fewer epochs or a lower learning rate usually help."
+        )
+    if result.dropped_rows:
+        lines.append(f"{result.dropped_rows} rows were longer than the cutoff and skipped.")
+    if result.interrupted:
+        lines.append("Tick “Resume” and press Train to continue from the last checkpoint.")
+    lines += [escape(n) for n in result.notes]
+    return "<p>" + "<br>".join(lines) + "</p>"
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    return (
+        f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+        if seconds >= 3600
+        else f"{seconds // 60}m {seconds % 60:02d}s"
+    )
+
+
+def _loss_frame(points: list[tuple[int, float, str]]):
+    import pandas as pd
+
+    return pd.DataFrame(points or [(0, 0.0, "train")], columns=["step", "loss", "series"])
+
+
+class TrainPanel:
+    """Components and handlers of the Train section (a part of `EchoTab`)."""
+
+    def __init__(self, tab: Any):
+        self.tab = tab
+        self.context = tab.context
+        self.c: dict[str, Any] = {}
+        self.settings_widgets: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._stop: threading.Event | None = None
+
+    def build(self) -> None:
+        import gradio as gr
+
+        c, context = self.c, self.context
+        gr.Markdown("### Train", elem_id=f"{PREFIX}-title")
+        with gr.Row():
+            c["lora"] = gr.Textbox(label="LoRA name", value="my-echo-lora", elem_id=f"{PREFIX}-lora-name")
+            c["profile"] = gr.Dropdown(
+                label="Hardware profile", choices=list(PROFILES), value=DEFAULT_PROFILE, elem_id=f"{PREFIX}-profile"
+            )
+        with gr.Accordion("Training settings", open=False, elem_id=f"{PREFIX}-settings"):
+            self.settings_widgets = widgets_for(TrainSettings, f"{PREFIX}-setting")
+        c["memory"] = gr.HTML(elem_id=f"{PREFIX}-memory")
+        with gr.Row():
+            c["resume"] = gr.Checkbox(label="Resume from the last checkpoint", value=False, elem_id=f"{PREFIX}-resume")
+            c["overwrite"] = gr.Checkbox(
+                label="Replace a LoRA of that name", value=False, elem_id=f"{PREFIX}-overwrite"
+            )
+        with gr.Row():
+            c["check"] = gr.Button("Check memory", elem_id=f"{PREFIX}-check")
+            c["train"] = gr.Button(
+                "Train", variant="primary", interactive=not context.multi_user, elem_id=f"{PREFIX}-start"
+            )
+            c["stop"] = gr.Button("Interrupt", variant="stop", elem_id=f"{PREFIX}-stop")
+        c["progress"] = gr.HTML(elem_id=f"{PREFIX}-progress")
+        c["loss"] = gr.LinePlot(x="step", y="loss", color="series", title="Loss", elem_id=f"{PREFIX}-loss")
+        self._wire()
+
+    def _wire(self) -> None:
+        c, widgets = self.c, list(self.settings_widgets.values())
+        # The dataset's cutoff follows the profile too, so the trainer never drops a built row.
+        cutoff = self.tab.forms["dataset"]["cutoff_len"]
+        c["profile"].change(self.on_profile, [c["profile"]], [*widgets, cutoff])
+        tab = self.tab.c
+        c["check"].click(self.on_check, [tab["model"], c["profile"], *widgets], [c["memory"]])
+        inputs = [tab["model"], tab["name"], c["lora"], tab["template"], c["resume"], c["overwrite"], *widgets]
+        c["train"].click(self.on_train, inputs, [c["progress"], c["loss"]])
+        c["stop"].click(self.on_stop, [], [c["progress"]])
+
+    # -- handlers ---------------------------------------------------------------------------
+    def settings_from(self, values: list) -> TrainSettings:
+        return config_from(TrainSettings, dict(zip(self.settings_widgets, values, strict=True)))
+
+    def on_profile(self, name: str) -> list:
+        settings = PROFILES.get(name, PROFILES[DEFAULT_PROFILE])
+        return [_widget_value(getattr(settings, field)) for field in self.settings_widgets] + [settings.cutoff_len]
+
+    def on_check(self, model, profile_name, *values):
+        try:
+            return memory_html((model or "").strip(), self.settings_from(list(values)), profile_name)
+        except EchoError as exc:
+            return error_html(str(exc))
+
+    def on_stop(self):
+        stop = self._stop
+        if stop is None:
+            return "<p>Nothing is training.</p>"
+        stop.set()
+        return "<p>Stopping after the current step; the adapter and a checkpoint will be saved…</p>"
+
+    def on_train(self, model, dataset, lora, template, resume, overwrite, *values):
+        """Generator: yields (progress html, loss frame) while the worker thread trains."""
+        from discord_echo.training import request_from_user_data
+
+        if self.context.multi_user:
+            yield error_html("training is disabled in --multi-user mode"), _loss_frame([])
+            return
+        if not self._lock.acquire(blocking=False):
+            yield error_html("a training run is already going; interrupt it first"), _loss_frame([])
+            return
+        try:
+            model = (self.context.loaded_model() if self.context.loaded_model else model or "").strip()
+            settings = self.settings_from(list(values))
+            request = request_from_user_data(
+                self.context.user_data,
+                (dataset or "").strip(),
+                model,
+                (lora or "").strip(),
+                settings,
+                template=template or CHAT_TEMPLATE,
+                resume=bool(resume),
+                overwrite=bool(overwrite),
+            )
+            request = replace(request, loras_dir=self.context.loras_dir)
+            yield from self._run(request)
+        except EchoError as exc:
+            yield error_html(str(exc)), _loss_frame([])
+        finally:
+            self._stop = None
+            self._lock.release()
+
+    def _run(self, request):
+        from discord_echo.training import train
+
+        stop = self._stop = threading.Event()
+        seen: list[TrainProgress] = []
+        outcome: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                outcome["result"] = train(request, self.context.host_factory(), seen.append, stop)
+            except BaseException as exc:  # noqa: BLE001 - handed to the UI thread below
+                outcome["error"] = exc
+
+        started = time.monotonic()
+        worker = threading.Thread(target=work, name="discord-echo-train", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.5)
+            yield progress_html(seen[-1] if seen else None, started), _loss_frame(_points(seen))
+        if "error" in outcome:
+            error = outcome["error"]
+            if isinstance(error, EchoError):
+                raise error
+            log.error("Discord Echo: training failed", exc_info=error)
+            yield (
+                error_html(f"training failed: {type(error).__name__}: {error} (see the console)"),
+                _loss_frame(_points(seen)),
+            )
+            return
+        result: TrainResult = outcome["result"]
+        points = [(s, v, "train") for s, v in result.train_loss] + [(s, v, "held-out") for s, v in result.eval_loss]
+        yield result_html(result), _loss_frame(points or _points(seen))
+
+
+def _points(seen: list[TrainProgress]) -> list[tuple[int, float, str]]:
+    points = [(p.step, p.loss, "train") for p in seen if p.loss is not None]
+    points += [(p.step, p.eval_loss, "held-out") for p in seen if p.eval_loss is not None]
+    return points
+
+
+def _widget_value(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return ", ".join(value)
+    return value
