@@ -19,7 +19,12 @@ from typing import IO
 from discord_echo.errors import EchoError
 
 _NAME = re.compile(r"^[\w][\w .()+-]{0,79}$", re.UNICODE)
-_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+# Windows also takes the superscript digits ¹ ² ³ as the number of a COM/LPT device
+# (learn.microsoft.com "Naming Files, Paths, and Namespaces"); \w accepts them, so list them.
+_WINDOWS_RESERVED = {
+    "con", "prn", "aux", "nul",
+    *(f"{device}{n}" for device in ("com", "lpt") for n in (*"0123456789", "¹", "²", "³")),
+}  # fmt: skip
 
 
 class InvalidNameError(EchoError):

@@ -100,7 +100,7 @@ def read_exports(
     """
     config = config or ReadConfig()
     reports = reports if reports is not None else []
-    seen_ids: set[int] = set()
+    seen_ids: set[int | str] = set()
     current_group = None
     for item in discover(paths, config):
         if item.group != current_group:
@@ -112,13 +112,13 @@ def read_exports(
         try:
             for message in _read_input(item, config, report):
                 if item.part > 1 and message.id is not None:
-                    key = int(message.id)
+                    key = _id_key(message.id)
                     if key in seen_ids:
                         skipped_dupes += 1
                         continue
                     seen_ids.add(key)
                 elif message.id is not None:
-                    seen_ids.add(int(message.id))
+                    seen_ids.add(_id_key(message.id))
                 yield message
         except UnsupportedExportError as exc:
             if not item.explicit:
@@ -134,6 +134,12 @@ def read_exports(
                 raise
         if skipped_dupes:
             report.warn(None, f"{skipped_dupes} messages already read from an earlier partition were skipped")
+
+
+def _id_key(mid: str) -> int | str:
+    """A message id as an int (smaller in a set of millions), or as it is when not a snowflake:
+    hand-edited JSON holds ids such as "abc" or "12-3" (found by fuzzing; int() raised)."""
+    return int(mid) if len(mid) < 20 and mid.isascii() and mid.isdigit() else mid
 
 
 def read_export(path: str | Path, config: ReadConfig | None = None) -> tuple[list[Message], FileReport]:

@@ -35,6 +35,15 @@ class FileReport:
         self.warnings.append(f"{position}: {text}" if position else text)
 
 
+def clip(text: str, limit: int = 300) -> str:
+    """``text`` with its middle cut out when longer than ``limit``: errors quote fields, and a
+    field may hold megabytes (found by fuzzing); the start and the reason at the end stay."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]} [... {len(text) - 2 * half:,} characters ...] {text[-half:]}"
+
+
 class Reader(Protocol):
     def __call__(
         self, stream: BinaryIO, source: Source, report: FileReport, config: ReadConfig
@@ -60,11 +69,14 @@ def iter_text_lines(stream: BinaryIO, source: Source) -> Iterator[tuple[int, str
     encoding, bom = detect_text_encoding(head)
     if encoding == "utf-16":
         text_stream = codecs.getreader("utf-16")(_Prepend(head, stream))
+        number = 0
         try:
             for number, line in enumerate(text_stream, 1):
                 yield number, line
         except UnicodeDecodeError as exc:
-            raise ExportParseError(source.path, None, f"not valid UTF-16 text ({exc.reason})") from exc
+            # The reader decodes ahead in chunks, so only "after the last good line" is certain.
+            where = f"after line {number}" if number else None
+            raise ExportParseError(source.path, where, f"not valid UTF-16 text ({exc.reason})") from exc
         return
     first = True
     for number, raw in enumerate(_Prepend(head[bom:], stream), 1):

@@ -23,7 +23,7 @@ from urllib.parse import unquote
 
 from discord_echo.config import ReadConfig
 from discord_echo.errors import ExportParseError
-from discord_echo.exports.base import FileReport, iter_text_lines
+from discord_echo.exports.base import FileReport, clip, iter_text_lines
 from discord_echo.exports.display_dates import (
     DisplayDateError,
     DisplayDates,
@@ -96,7 +96,7 @@ def read_csv(stream: BinaryIO, source: Source, report: FileReport, config: ReadC
         try:
             timestamp = dates.parse(fields[date_column])
         except DisplayDateError as exc:
-            raise ExportParseError(source.path, f"line {line}", f"bad Date field: {exc}") from exc
+            raise ExportParseError(source.path, f"line {line}", f"bad Date field: {clip(str(exc))}") from exc
         if index == 0:
             modern_display = delimiter == "," and dates.kind != "iso"
             report.exporter_version = version_label(

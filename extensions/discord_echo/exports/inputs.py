@@ -15,15 +15,18 @@ inside the files.
 
 from __future__ import annotations
 
+import lzma
 import re
+import struct
 import zipfile
-from collections.abc import Callable, Iterable
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from discord_echo.config import ReadConfig
-from discord_echo.errors import ExportLimitError, UnsupportedExportError
+from discord_echo.errors import ExportLimitError, ExportParseError, UnsupportedExportError
 
 # Only these can be exports; media downloaded with --media and other litter is skipped.
 _EXPORT_SUFFIXES = frozenset({".json", ".csv", ".txt", ".html", ".htm", ".zip"})
@@ -89,12 +92,22 @@ def _expand_file(path: Path, config: ReadConfig, explicit: bool) -> list[_Found]
     return [_Found(str(path), path.name, size, lambda p=path: open(p, "rb"), explicit)]
 
 
+# What zipfile raises for a damaged archive or member (found by fuzzing): a bad local header or CRC
+# (BadZipFile), corrupt compressed data (zlib.error, LZMAError, EOFError; bz2 raises OSError),
+# an unknown compression method or version (NotImplementedError), encryption (RuntimeError), a
+# broken extra field (struct.error), a file name that is not valid UTF-8 (UnicodeDecodeError).
+_ZIP_ERRORS = (
+    zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, NotImplementedError, RuntimeError, struct.error,
+    UnicodeDecodeError,
+)  # fmt: skip
+
+
 def _zip_members(path: Path, config: ReadConfig) -> list[_Found]:
     try:
-        archive = zipfile.ZipFile(path)
-        infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise UnsupportedExportError(str(path), f"a damaged zip archive ({exc})") from exc
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except _ZIP_ERRORS as exc:  # (fuzzing: not only BadZipFile; e.g. NotImplementedError for a version field)
+        raise UnsupportedExportError(str(path), f"a damaged zip archive ({_error_text(exc)})") from exc
     members = []
     total = 0
     for info in sorted(infos, key=lambda i: i.filename):
@@ -120,17 +133,70 @@ def _zip_members(path: Path, config: ReadConfig) -> list[_Found]:
 
 
 def _open_member(path: Path, info: zipfile.ZipInfo) -> BinaryIO:
+    label = f"{path}!{info.filename}"
     archive = zipfile.ZipFile(path)
-    member = archive.open(info)
-    # Closing the member must also close the archive it came from.
-    original_close = member.close
-
-    def close() -> None:
-        original_close()
+    try:
+        member = archive.open(info)
+    except _ZIP_ERRORS as exc:
         archive.close()
+        raise _damaged(label, None, exc) from exc
+    return _ZipMember(archive, member, label)  # type: ignore[return-value]
 
-    member.close = close  # type: ignore[method-assign]
-    return member  # type: ignore[return-value]
+
+def _damaged(label: str, offset: int | None, exc: BaseException) -> ExportParseError:
+    if isinstance(exc, RuntimeError) and "encrypted" in str(exc):
+        reason = "the zip member is encrypted; unzip the archive yourself and give the folder"
+    elif isinstance(exc, NotImplementedError):
+        reason = f"the zip member uses a compression method this Python cannot read ({_error_text(exc)})"
+    else:
+        reason = f"the zip member is damaged ({_error_text(exc)}); zip the export again"
+    # Damage shows where a read ends (a CRC is checked at the member's end), hence "after".
+    return ExportParseError(label, f"after byte {offset:,} of the unpacked member" if offset else None, reason)
+
+
+def _error_text(exc: BaseException) -> str:
+    """The text of a zipfile/zlib error, or its type when it has none; cut short, since
+    BadZipFile quotes whole header fields (fuzzing: a 64 KiB file name)."""
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+class _ZipMember:
+    """A zip member's byte stream that raises `ExportParseError` (member + offset) where the
+    member turns out to be damaged, and closes its archive with itself."""
+
+    def __init__(self, archive: zipfile.ZipFile, member: BinaryIO, label: str):
+        self._archive, self._member, self._label = archive, member, label
+        self._offset = 0
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            data = self._member.read(size)
+        except _ZIP_ERRORS as exc:
+            raise _damaged(self._label, self._offset, exc) from exc
+        self._offset += len(data)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        try:
+            line = self._member.readline(size)
+        except _ZIP_ERRORS as exc:
+            raise _damaged(self._label, self._offset, exc) from exc
+        self._offset += len(line)
+        return line
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
+    def close(self) -> None:
+        self._member.close()
+        self._archive.close()
+
+    def __enter__(self) -> _ZipMember:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _check_size(label: str, size: int, config: ReadConfig, what: str = "it is") -> None:

@@ -37,7 +37,7 @@ import orjson
 
 from discord_echo.config import ReadConfig
 from discord_echo.errors import ExportParseError
-from discord_echo.exports.base import FileReport
+from discord_echo.exports.base import FileReport, clip
 from discord_echo.messages import Author, Channel, Message, Source, is_system_kind
 
 # Bytes read (and parsed as one batch) at a time. Small on purpose: a batch's objects then
@@ -331,12 +331,18 @@ class _Parser:
             ) from None
         try:
             value = json.loads(text)
+            # Python's parser accepts what orjson refuses: unpaired UTF-16 surrogate escapes (which
+            # could not be encoded later), NaN, integers beyond 64 bits.
+            fixed = _fix_surrogates(value)
         except json.JSONDecodeError as exc:
             byte = offset + len(text[: exc.pos].encode("utf-8"))
             raise ExportParseError(self.path, self._position(byte, what), f"invalid JSON: {exc.msg}") from None
-        # Python's parser accepts what orjson refuses: unpaired UTF-16 surrogate escapes (which
-        # could not be encoded later), NaN, integers beyond 64 bits.
-        fixed = _fix_surrogates(value)
+        except ValueError as exc:  # fuzzing: an integer of over 4300 digits (int max str digits)
+            reason = f"invalid JSON: {str(exc).split(';')[0]}"  # (drop the hint at sys.set_int_max_str_digits)
+            raise ExportParseError(self.path, self._position(offset, what), reason) from None
+        except RecursionError:  # fuzzing: thousands of nested [[[ that orjson refused too (its limit is 1024)
+            reason = "invalid JSON: nested too deeply (a DCE export nests a few levels)"
+            raise ExportParseError(self.path, self._position(offset, what), reason) from None
         if fixed != value:
             self.report.warn(self._position(offset, what), "unpaired UTF-16 surrogate escape replaced by U+FFFD")
         return fixed
@@ -399,7 +405,7 @@ class _Parser:
             if not self._more():
                 break
         if not self.seen_messages:
-            keys = ", ".join(self.meta) or "none"
+            keys = clip(", ".join(self.meta) or "none")
             raise ExportParseError(
                 self.path, None, f'no "messages" array (root keys: {keys}): not a DiscordChatExporter JSON export'
             )
@@ -500,7 +506,7 @@ class _Parser:
             if declared != read and not self.truncated:
                 self.report.warn(None, f"messageCount says {declared} but the file holds {read} messages")
         elif declared is not None:
-            self.report.warn(None, f"messageCount is not a number ({declared!r}); ignored")
+            self.report.warn(None, f"messageCount is not a number ({_shown(declared)}); ignored")
 
     def saw_version(self, version: tuple[int, ...]) -> None:
         if version > self.version:
@@ -566,6 +572,7 @@ class _Utf16ToUtf8:
     def __init__(self, head: bytes, stream: BinaryIO, path: str):
         self._decoder = codecs.getincrementaldecoder("utf-16")()
         self._pending, self._stream, self._path = head, stream, path
+        self._fed = 0  # bytes given to the decoder, for the position of a decoding error
 
     def read(self, size: int) -> bytes:
         while True:
@@ -573,8 +580,10 @@ class _Utf16ToUtf8:
             self._pending = b""
             try:
                 text = self._decoder.decode(raw, final=not raw)
-            except UnicodeDecodeError as exc:
-                raise ExportParseError(self._path, None, f"not valid UTF-16 text ({exc.reason})") from None
+            except UnicodeDecodeError as exc:  # (exc.object is the decoder's leftover bytes + raw)
+                byte = self._fed + len(raw) - len(exc.object) + exc.start
+                raise ExportParseError(self._path, f"byte {byte}", f"not valid UTF-16 text ({exc.reason})") from None
+            self._fed += len(raw)
             if text or not raw:
                 return text.encode("utf-8", "replace")
 
@@ -632,20 +641,23 @@ def _utc(text: Any, field: str) -> datetime:
     except (ValueError, TypeError):
         match = _ISO.fullmatch(text) if isinstance(text, str) else None
         if match is None:
-            raise _BadField(f"{field} {text!r} is not an ISO-8601 date") from None
+            raise _BadField(f"{field} {_shown(text)} is not an ISO-8601 date") from None
         day, fraction, offset = match.groups()
         fraction = ((fraction or "") + "000000")[:6]
         dt = datetime.fromisoformat(f"{day}.{fraction}{'+00:00' if offset in (None, 'Z') else offset}")
-    return _to_utc(dt)
+    return _to_utc(dt, field)
 
 
-def _to_utc(dt: datetime) -> datetime:
+def _to_utc(dt: datetime, field: str = "timestamp") -> datetime:
     tz = dt.tzinfo
     if tz is _UTC:
         return dt
     if tz is None:
         return dt.replace(tzinfo=_UTC)
-    return dt.astimezone(_UTC)
+    try:
+        return dt.astimezone(_UTC)
+    except OverflowError:  # fuzzing: 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise _BadField(f"{field} {dt.isoformat()} is out of range") from None
 
 
 def _snowflake(value: Any, field: str) -> str:
@@ -670,7 +682,15 @@ def _opt_str(value: Any) -> str | None:
         return value
     if type(value) is int:
         return str(value)
-    raise TypeError(f"expected a string, found {type(value).__name__} {value!r}")
+    raise TypeError(f"expected a string, found {type(value).__name__} {_shown(value)}")
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut short: fuzzing put megabytes into a field, and into the error quoting it."""
+    if isinstance(value, (list, dict)):  # (whose repr may be huge, or nested past the recursion limit)
+        return f"a {'list' if isinstance(value, list) else 'object'} of {len(value)} items"
+    text = repr(value[: limit + 1] if isinstance(value, str) else value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:

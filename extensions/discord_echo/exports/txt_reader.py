@@ -32,7 +32,7 @@ from typing import BinaryIO
 
 from discord_echo.config import ReadConfig
 from discord_echo.errors import ExportParseError
-from discord_echo.exports.base import FileReport, iter_text_lines
+from discord_echo.exports.base import FileReport, clip, iter_text_lines
 from discord_echo.exports.csv_reader import asset_name
 from discord_echo.exports.display_dates import (
     DisplayDateError,
@@ -231,7 +231,7 @@ def _not_a_header(line: str, dates: DisplayDates) -> str:
     match = _HEADER.fullmatch(line)
     if match:
         expected = f"a date like this file's others ({dates.shape})" if dates.shape else "a date DCE writes"
-        return f"{match['date']!r} in {shown!r} is not {expected}"
+        return clip(f"{match['date']!r} in {shown!r} is not {expected}")
     return f"expected a message header '[date] author' after the export header, found {shown!r}"
 
 
@@ -247,7 +247,7 @@ def _message(raw: _Raw, index: int, context: _Context) -> Message:
     try:
         timestamp = context.dates.parse(raw.date)
     except DisplayDateError as exc:
-        raise ExportParseError(context.source.path, f"line {raw.line}", f"bad message date: {exc}") from exc
+        raise ExportParseError(context.source.path, f"line {raw.line}", f"bad message date: {clip(str(exc))}") from exc
     author = context.authors.get(raw.name)
     if author is None:
         author = context.authors[raw.name] = Author(id=None, name=raw.name, display_name=raw.name)
