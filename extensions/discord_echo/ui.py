@@ -50,6 +50,9 @@ class TabContext:
     loaded_model: Callable[[], str | None] | None = None  # webui: the model it has loaded
     default_model: Callable[[], str] = lambda: ""  # standalone: a model folder to offer
     sample: Path | None = None  # standalone: the bundled sample export, offered with one click
+    # Makes the compare.Comparer: standalone loads base + LoRA once (Comparer.load); the webui wraps
+    # the model it already has loaded instead of loading a second copy.
+    comparer_factory: Callable[..., Any] | None = None
 
 
 def guarded(status_key: str = "status"):
@@ -164,6 +167,10 @@ class EchoTab:
 
             self.train_panel = TrainPanel(self)
             self.train_panel.build()
+            from discord_echo.ui_compare import ComparePanel
+
+            self.compare_panel = ComparePanel(self)
+            self.compare_panel.build()
         self._wire()
 
     def _wire(self) -> None:

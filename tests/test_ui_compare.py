@@ -1,0 +1,115 @@
+"""The tab's Compare section on a LoRA trained in the test (tiny demo model, bundled sample)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gradio")
+
+from discord_echo.app import make_context  # noqa: E402
+from discord_echo.characters import read_character  # noqa: E402
+from discord_echo.ui import EchoTab  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "samples" / "alex_and_sam.json"
+
+
+def _values(widgets: dict) -> list:
+    return [w.value for w in widgets.values()]
+
+
+@pytest.fixture(scope="module")
+def trained_tab(tmp_path_factory):
+    import gradio as gr
+
+    context = make_context(tmp_path_factory.mktemp("compare") / "user_data")
+    with gr.Blocks():
+        tab = EchoTab(context)
+        tab.build()
+    c, panel = tab.c, tab.train_panel
+    read = tab.on_read([str(SAMPLE)], "")
+    forms = [w.value for stage in tab.forms.values() for w in stage.values()]
+    preview = tab.on_preview(read[c["paths"]], ["400000000000000001"], c["model"].value, "Chat Template", *forms)
+    tab.on_write(preview[c["result"]], "cmp-echo", False)
+    settings = dict(zip(panel.settings_widgets, panel.on_profile("CPU (no GPU)")[:-1], strict=True))
+    settings.update(epochs=4, learning_rate=0.02, save_steps=0, eval_steps=50)
+    updates = list(
+        panel.on_train(c["model"].value, "cmp-echo", "cmp-lora", "Chat Template", False, False, *settings.values())
+    )
+    assert "Done. Saved" in updates[-1][0], updates[-1][0]
+    return tab
+
+
+def test_held_out_conversations_load_and_three_columns_fill(trained_tab):
+    tab, cp = trained_tab, trained_tab.compare_panel
+    status, dropdown, pairs = cp.on_load("cmp-echo")
+    assert "held-out replies of yours" in status and pairs
+    settings = _values(cp.settings_widgets)
+    pick = dropdown.choices[1][0] if isinstance(dropdown.choices[1], tuple) else dropdown.choices[1]
+    updates = list(
+        cp.on_compare(tab.c["model"].value, "cmp-lora", "Chat Template", pairs, pick, "", "cmp-echo", *settings)
+    )
+    status, friend, real, base, tuned = updates[-1]
+    assert status.startswith("Same prompt")
+    assert friend and real == pairs[0]["reply"] and base and tuned
+    assert len(updates) > 3  # streamed, not one final answer
+
+
+def test_typed_message_gets_base_and_tuned_replies(trained_tab):
+    tab, cp = trained_tab, trained_tab.compare_panel
+    updates = list(
+        cp.on_compare(
+            tab.c["model"].value,
+            "cmp-lora",
+            "Chat Template",
+            [],
+            "(type a message below)",
+            "Are you coming to the game?",
+            "cmp-echo",
+            *_values(cp.settings_widgets),
+        )
+    )
+    _, friend, real, base, tuned = updates[-1]
+    assert friend == "Are you coming to the game?" and real == "" and base and tuned
+
+
+def test_evaluate_scores_and_saves_the_report(trained_tab):
+    tab, cp = trained_tab, trained_tab.compare_panel
+    out = cp.on_evaluate(
+        tab.c["model"].value, "cmp-lora", "Chat Template", "cmp-echo", 3, *_values(cp.settings_widgets)
+    )
+    status, numbers, chart, style, rows, report = out
+    assert status.startswith("Evaluated")
+    assert len(rows) == 3 and list(rows.columns) == ["friend", "real", "base", "tuned"]
+    assert set(chart["model"]) == {"base", "tuned"}
+    assert "Report saved to" in report
+    assert (tab.context.loras_dir / "cmp-lora" / "discord_echo_report.md").is_file()
+
+
+def test_character_is_written_once_and_instructions_say_instruct_mode(trained_tab):
+    tab, cp = trained_tab, trained_tab.compare_panel
+    status, instructions = cp.on_character("cmp-echo", "Chat Template", False)
+    assert "Wrote the character" in status and "instruct" in instructions
+    character = read_character(tab.context.user_data / "characters" / "alex.yaml")
+    assert character["name"] == "alex" and "alex" in character["context"]
+    again, _ = cp.on_character("cmp-echo", "Chat Template", False)
+    assert "already exists" in again
+
+
+def test_compare_without_a_lora_says_what_to_do(trained_tab):
+    tab, cp = trained_tab, trained_tab.compare_panel
+    updates = list(
+        cp.on_compare(
+            tab.c["model"].value,
+            "no-such-lora",
+            "Chat Template",
+            [],
+            "(type a message below)",
+            "hi",
+            "cmp-echo",
+            *_values(cp.settings_widgets),
+        )
+    )
+    assert "no trained LoRA there yet" in updates[-1][0]
