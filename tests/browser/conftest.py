@@ -44,6 +44,12 @@ def browser():
         browser.close()
 
 
+class AppUrl(str):
+    """The app's address; ``.user_data`` is its data folder."""
+
+    user_data: Path
+
+
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     """The standalone app, launched in this process on a free port."""
@@ -54,5 +60,7 @@ def app_url(tmp_path_factory):
     demo = build_app(make_context(user_data))
     port = _free_port()
     demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
+    url = AppUrl(f"http://127.0.0.1:{port}/")
+    url.user_data = user_data
+    yield url
     demo.close()

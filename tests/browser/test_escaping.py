@@ -13,7 +13,7 @@ import make_sample  # noqa: E402
 
 TRICKS = [
     "<script>window.__xss = 'script'</script>",
-    '<img src=x onerror="window.__xss = \'img\'">',
+    "<img src=x onerror=\"window.__xss = 'img'\">",
     "**bold?** [click](javascript:window.__xss='link') <b>tag</b>",
     "<svg onload=\"window.__xss='svg'\"></svg> &lt;escaped&gt;",
 ]

@@ -71,7 +71,7 @@ def loaded_model_folder() -> Path | None:
 
 
 def tab_context(params: dict) -> TabContext:
-    """The tab's context inside the webui: its folders, --multi-user, the loaded model."""
+    """The tab's context inside the webui: its folders, --multi-user, the loaded model, its trainer."""
     shared = _shared()
     return TabContext(
         user_data=user_data_dir(),
@@ -79,6 +79,36 @@ def tab_context(params: dict) -> TabContext:
         read_config=read_config(params),
         multi_user=bool(getattr(shared.args, "multi_user", False)),
         tokenizer_folder=loaded_model_folder,
+        host_factory=WebuiHost,
+        loaded_model=lambda: str(getattr(_shared(), "model_name", "") or ""),
+        default_model=lambda: str(getattr(_shared(), "model_name", "") or ""),
+        comparer_factory=webui_comparer,
+    )
+
+
+def webui_comparer(model: str, adapter: Path, *, template: str | None = None, templates_dir: Path | None = None):
+    """A Comparer over the model the webui has loaded (no second copy in VRAM), with ``adapter`` applied.
+
+    Generation shares the webui's ``generation_lock``, so the Chat tab never generates while
+    the adapter is switched off for a base reply.
+    """
+    from discord_echo.adapter_loading import adapter_template
+    from discord_echo.compare import Comparer
+
+    check_trainable_model()
+    shared = _shared()
+    if list(getattr(shared, "lora_names", []) or []) != [adapter.name]:
+        if shared.lora_names:
+            reload_base_model()
+        apply_lora(adapter.name)
+    text, name = adapter_template(adapter, shared.tokenizer, template, templates_dir)
+    return Comparer(
+        shared.model,
+        shared.tokenizer,
+        text,
+        template_name=name,
+        adapter_dir=adapter,
+        lock=getattr(shared, "generation_lock", None),
     )
 
 
