@@ -197,3 +197,36 @@ def test_cli_explains_an_unavailable_template(tiny_model, tmp_path, capsys):
     args = ["train", "--model", str(tiny_model), "--dataset", "chat", "--user-data", str(tmp_path), "--lora", "me"]
     assert main([*args, "--profile", "CPU (no GPU)", "--template", "Nope"]) == 1
     assert "Error: instruction_templates_dir=" in capsys.readouterr().err
+
+
+def test_a_host_on_the_old_webui_trainer_gets_instruction_rows_through(tmp_path):
+    """Hosts that read legacy instruction/output datasets skip the chat-row check (they check rows themselves)."""
+    import json
+    import threading
+
+    from discord_echo.hosts import TrainResult
+    from discord_echo.profiles import TrainSettings
+    from discord_echo.training import request_from_user_data, train
+
+    datasets = tmp_path / "training" / "datasets"
+    datasets.mkdir(parents=True)
+    (datasets / "old.json").write_text(json.dumps([{"instruction": "hi", "output": "yo"}]))
+
+    class LegacyHost:  # a stand-in host: the real one needs a running pre-2026-03 webui
+        name = "legacy"
+        calls: list = []
+
+        def available(self):
+            return True
+
+        def reads_legacy_datasets(self):
+            return True
+
+        def train(self, request, on_progress, stop):
+            self.calls.append(request)
+            return TrainResult(adapter_dir=request.loras_dir / request.lora_name, steps=0)
+
+    host = LegacyHost()
+    request = request_from_user_data(tmp_path, "old", "m", "l", TrainSettings())
+    train(request, host, stop=threading.Event())
+    assert host.calls == [request]

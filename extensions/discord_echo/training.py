@@ -62,9 +62,13 @@ def check_request(request: TrainRequest, host: Host) -> None:
         raise ConfigError("overwrite", True, "cannot be combined with resume: resume continues the existing LoRA")
     if adapter_dir.exists() and not (request.resume or request.overwrite):
         raise FileExistsRefusedError(adapter_dir)
-    read_chat_rows(request.dataset)
-    if request.eval_dataset is not None:
-        read_chat_rows(request.eval_dataset)
+    # A pre-2026-03 webui trainer reads instruction/output rows (dataset_writer target="legacy");
+    # the host checks those rows and their format file itself.
+    legacy = getattr(host, "reads_legacy_datasets", lambda: False)()
+    if not legacy:
+        read_chat_rows(request.dataset)
+        if request.eval_dataset is not None:
+            read_chat_rows(request.eval_dataset)
     if not host.available():
         reason = getattr(host, "unavailable_reason", lambda: "")() or "it cannot train right now"
         raise HostUnavailableError(host.name, reason)

@@ -230,6 +230,12 @@ class WebuiHost:
             return exc.reason
         return ""
 
+    def reads_legacy_datasets(self) -> bool:
+        """True when the installed trainer is the pre-2026-03 one (instruction/output rows + format files)."""
+        from modules import training  # noqa: PLC0415
+
+        return signature_flavour(list(inspect.signature(training.do_train).parameters)) == "legacy"
+
     def train(self, request: TrainRequest, on_progress: ProgressCallback, stop: threading.Event) -> TrainResult:
         if not self._busy.acquire(blocking=False):
             raise TrainingError("a training run is already in progress in this webui; wait for it or stop it")
