@@ -126,3 +126,31 @@ def test_profile_choice_sets_training_and_dataset_cutoff(tab):
     names = list(tab.train_panel.settings_widgets)
     assert values[names.index("load_in_4bit")] is False
     assert values[-1] == values[names.index("cutoff_len")] == 256
+
+
+def test_memory_check_warns_with_a_concrete_change_when_a_model_will_not_fit(tmp_path):
+    import json
+
+    from discord_echo.profiles import PROFILES
+    from discord_echo.ui_train import memory_html
+
+    big = tmp_path / "llama-70b"
+    big.mkdir()
+    # config.json only: the estimate reads the model's shape, never its weights.
+    (big / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "llama",
+                "hidden_size": 8192,
+                "intermediate_size": 28672,
+                "num_hidden_layers": 80,
+                "num_attention_heads": 64,
+                "num_key_value_heads": 8,
+                "vocab_size": 128256,
+            }
+        )
+    )
+    html, worrying = memory_html(str(big), PROFILES["8 GB (RTX 3060 Ti)"], "8 GB (RTX 3060 Ti)")
+    assert worrying and "more than the 8 GB card" in html and "<li>" in html
+    html, worrying = memory_html("", PROFILES["8 GB (RTX 3060 Ti)"], "8 GB (RTX 3060 Ti)")
+    assert not worrying and "give a local model folder" in html

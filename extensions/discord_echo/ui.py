@@ -53,6 +53,8 @@ class TabContext:
     # Makes the compare.Comparer: standalone loads base + LoRA once (Comparer.load); the webui wraps
     # the model it already has loaded instead of loading a second copy.
     comparer_factory: Callable[..., Any] | None = None
+    # webui: reload the loaded model in 4-bit with a profile's settings; returns notes to show.
+    reload_4bit: Callable[[Any], list[str]] | None = None
 
 
 def guarded(status_key: str = "status"):

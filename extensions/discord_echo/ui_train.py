@@ -36,24 +36,23 @@ def card_gb(profile_name: str) -> float | None:
     return float(match[1]) if match else None
 
 
-def memory_html(model: str, settings: TrainSettings, profile_name: str) -> str:
-    """The VRAM estimate for a local model folder, with a warning and suggestions if it will not fit."""
+def memory_html(model: str, settings: TrainSettings, profile_name: str) -> tuple[str, bool]:
+    """``(html, worrying)``: the VRAM estimate for a local model folder, with suggestions if it may not fit."""
     from discord_echo.vram import ModelShape, estimate_vram
 
     card = card_gb(profile_name)
     if not model or not (Path(model) / "config.json").is_file():
-        return "<p>Memory check: give a local model folder to estimate GPU memory.</p>"
+        return "<p>Memory check: give a local model folder to estimate GPU memory.</p>", False
     estimate = estimate_vram(ModelShape.from_pretrained_folder(model), settings)
     text = f"<b>Estimated GPU memory:</b> {estimate.total:.1f} GB ({escape(estimate.summary())})"
     if card is None:
-        return f"<p>{text}. CPU profile: this runs in system memory instead.</p>"
+        return f"<p>{text}. CPU profile: this runs in system memory instead.</p>", False
+    tips = "".join(f"<li>{escape(t)}</li>" for t in estimate.suggest(card))
     if not estimate.fits(card):
-        tips = "".join(f"<li>{escape(t)}</li>" for t in estimate.suggest(card))
-        return f'<p style="color:#b91c1c">{text}: more than the {card:.0f} GB card. Try:</p><ul>{tips}</ul>'
+        return f'<p style="color:#b91c1c">{text}: more than the {card:.0f} GB card. Try:</p><ul>{tips}</ul>', True
     if estimate.tight(card):
-        tips = "".join(f"<li>{escape(t)}</li>" for t in estimate.suggest(card))
-        return f'<p style="color:#a16207">{text}: tight on {card:.0f} GB. To be safe:</p><ul>{tips}</ul>'
-    return f"<p>{text}: fits the {card:.0f} GB card.</p>"
+        return f'<p style="color:#a16207">{text}: tight on {card:.0f} GB. To be safe:</p><ul>{tips}</ul>', True
+    return f"<p>{text}: fits the {card:.0f} GB card.</p>", False
 
 
 def progress_html(progress: TrainProgress | None, started: float) -> str:
@@ -116,6 +115,7 @@ class TrainPanel:
         self.settings_widgets: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._stop: threading.Event | None = None
+        self._profile_name = DEFAULT_PROFILE  # for the card size in memory warnings
 
     def build(self) -> None:
         import gradio as gr
@@ -137,6 +137,10 @@ class TrainPanel:
             )
         with gr.Row():
             c["check"] = gr.Button("Check memory", elem_id=f"{PREFIX}-check")
+            if context.reload_4bit is not None:
+                c["reload"] = gr.Button(
+                    "Reload the model in 4-bit", elem_id=f"{PREFIX}-reload-4bit", interactive=not context.multi_user
+                )
             c["train"] = gr.Button(
                 "Train", variant="primary", interactive=not context.multi_user, elem_id=f"{PREFIX}-start"
             )
@@ -155,20 +159,34 @@ class TrainPanel:
         inputs = [tab["model"], tab["name"], c["lora"], tab["template"], c["resume"], c["overwrite"], *widgets]
         c["train"].click(self.on_train, inputs, [c["progress"], c["loss"]])
         c["stop"].click(self.on_stop, [], [c["progress"]])
+        if "reload" in c:
+            c["reload"].click(self.on_reload_4bit, widgets, [c["memory"]])
 
     # -- handlers ---------------------------------------------------------------------------
     def settings_from(self, values: list) -> TrainSettings:
         return config_from(TrainSettings, dict(zip(self.settings_widgets, values, strict=True)))
 
     def on_profile(self, name: str) -> list:
+        self._profile_name = name if name in PROFILES else DEFAULT_PROFILE
         settings = PROFILES.get(name, PROFILES[DEFAULT_PROFILE])
         return [_widget_value(getattr(settings, field)) for field in self.settings_widgets] + [settings.cutoff_len]
 
     def on_check(self, model, profile_name, *values):
         try:
-            return memory_html((model or "").strip(), self.settings_from(list(values)), profile_name)
+            folder = self.tab.tokenizer_for(model)
+            return memory_html(str(folder or ""), self.settings_from(list(values)), profile_name)[0]
         except EchoError as exc:
             return error_html(str(exc))
+
+    def on_reload_4bit(self, *values):
+        """webui only: reload the loaded model with the profile's 4-bit settings (QLoRA)."""
+        try:
+            if self.context.multi_user:
+                raise EchoError("reloading models is disabled in --multi-user mode")
+            notes = self.context.reload_4bit(self.settings_from(list(values)))
+        except EchoError as exc:
+            return error_html(str(exc))
+        return "<p>Reloaded in 4-bit.</p>" + "".join(f"<p>{escape(n)}</p>" for n in notes)
 
     def on_stop(self):
         stop = self._stop
@@ -201,6 +219,10 @@ class TrainPanel:
                 overwrite=bool(overwrite),
             )
             request = replace(request, loras_dir=self.context.loras_dir)
+            folder = self.tab.tokenizer_for(model)
+            memory, worrying = memory_html(str(folder or ""), settings, self._profile_name)
+            if worrying:  # shown before the model loads; the run still starts (estimates can be pessimistic)
+                yield memory + "<p>Starting anyway…</p>", _loss_frame([])
             yield from self._run(request)
         except EchoError as exc:
             yield error_html(str(exc)), _loss_frame([])

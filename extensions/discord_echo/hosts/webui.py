@@ -83,6 +83,7 @@ def tab_context(params: dict) -> TabContext:
         loaded_model=lambda: str(getattr(_shared(), "model_name", "") or ""),
         default_model=lambda: str(getattr(_shared(), "model_name", "") or ""),
         comparer_factory=webui_comparer,
+        reload_4bit=reload_in_4bit,
     )
 
 
