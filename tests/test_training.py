@@ -172,7 +172,7 @@ def test_cli_trains_a_lora_prints_progress_and_refuses_to_replace_it(tiny_model,
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "memory estimate (GPU): weights" in out
-    assert "step 1/6  loss " in out and "tok/s  ETA 0:00:" in out and "step 6/6  eval " in out
+    assert "step 1/6  loss " in out and "tokens/s  about 0:00:" in out and "step 6/6  held-out loss " in out
     assert f"adapter: {(tmp_path / 'loras' / 'me').resolve()} (6 steps, held-out loss " in out
     assert (tmp_path / "loras" / "me" / "adapter_model.safetensors").is_file()
     assert signal.getsignal(signal.SIGINT) is handler  # Ctrl-C handling is undone after the run

@@ -109,7 +109,7 @@ def test_train_from_the_tab_streams_progress_and_saves_the_lora(tab):
     )
     texts = [html for html, _ in updates]
     assert "Done. Saved" in texts[-1], texts[-1]
-    assert any("Step " in t for t in texts[:-1])  # progress streamed while it ran
+    assert any("step " in t and " left" in t for t in texts[:-1])  # progress streamed while it ran
     final_plot = updates[-1][1]
     assert set(final_plot["series"]) >= {"train", "held-out"}
     adapter = tab.context.loras_dir / "ui-lora"

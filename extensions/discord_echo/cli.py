@@ -176,22 +176,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _print_progress(progress) -> None:
-    if progress.message:
-        print(progress.message, flush=True)
-        return
-    parts = [f"step {progress.step}/{progress.total_steps}"]
-    if progress.loss is not None:
-        parts.append(f"loss {progress.loss:.4f}")
-    if progress.eval_loss is not None:
-        parts.append(f"eval {progress.eval_loss:.4f}")
-    if progress.learning_rate is not None:
-        parts.append(f"lr {progress.learning_rate:.2e}")
-    if progress.tokens_per_second:
-        parts.append(f"{progress.tokens_per_second:,.0f} tok/s")
-    if progress.eta_seconds is not None:
-        minutes, seconds = divmod(round(progress.eta_seconds), 60)
-        parts.append(f"ETA {minutes // 60}:{minutes % 60:02d}:{seconds:02d}")
-    print("  ".join(parts), flush=True)
+    print(progress.message if progress.message else "  ".join(progress.parts()), flush=True)
 
 
 def _print_estimate(model: str, profile_name: str, settings) -> None:

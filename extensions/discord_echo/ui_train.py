@@ -58,18 +58,10 @@ def memory_html(model: str, settings: TrainSettings, profile_name: str) -> tuple
 def progress_html(progress: TrainProgress | None, started: float) -> str:
     if progress is None:
         return "<p>Loading the model and the dataset…</p>"
-    parts = [f"<b>Step {progress.step} / {progress.total_steps}</b>", f"epoch {progress.epoch:.2f}"]
-    if progress.loss is not None:
-        parts.append(f"loss {progress.loss:.3f}")
-    if progress.eval_loss is not None:
-        parts.append(f"held-out loss {progress.eval_loss:.3f}")
-    if progress.tokens_per_second:
-        parts.append(f"{progress.tokens_per_second:,.0f} tokens/s")
-    if progress.eta_seconds is not None:
-        parts.append(f"about {_duration(progress.eta_seconds)} left")
+    parts = [escape(p) for p in progress.parts()] + [f"epoch {progress.epoch:.2f}"]
     parts.append(f"{_duration(time.monotonic() - started)} so far")
     note = f"<br><i>{escape(progress.message)}</i>" if progress.message else ""
-    return "<p>" + " · ".join(parts) + note + "</p>"
+    return "<p><b>" + parts[0] + "</b> · " + " · ".join(parts[1:]) + note + "</p>"
 
 
 def result_html(result: TrainResult) -> str:

@@ -48,6 +48,22 @@ class TrainProgress:
     eta_seconds: float | None = None
     message: str = ""
 
+    def parts(self) -> list[str]:
+        """Plain-text pieces a front end shows: step, losses, rate, time left (CLI and tab alike)."""
+        parts = [f"step {self.step}/{self.total_steps}"]
+        if self.loss is not None:
+            parts.append(f"loss {self.loss:.4f}")
+        if self.eval_loss is not None:
+            parts.append(f"held-out loss {self.eval_loss:.4f}")
+        if self.learning_rate is not None:
+            parts.append(f"lr {self.learning_rate:.2e}")
+        if self.tokens_per_second:
+            parts.append(f"{self.tokens_per_second:,.0f} tokens/s")
+        if self.eta_seconds is not None:
+            minutes, seconds = divmod(round(self.eta_seconds), 60)
+            parts.append(f"about {minutes // 60}:{minutes % 60:02d}:{seconds:02d} left")
+        return parts
+
 
 @dataclass
 class TrainResult:
