@@ -164,7 +164,7 @@ def test_existing_datasets_are_never_replaced_without_the_flag(export, tmp_path)
     write_build(result, settings, tmp_path, "mine", overwrite=True)
 
 
-@pytest.mark.parametrize("name", ["../escape", "/abs", "a/b", "CON", "bad\x00name", "", "dot."])
+@pytest.mark.parametrize("name", ["../escape", "/abs", "a/b", "CON", "bad\x00name", "", "dot.", "mine-eval"])
 def test_unsafe_dataset_names_are_refused(export, tmp_path, name):
     settings = BuildSettings()
     result = build_dataset([export], ["alex"], settings, load_renderer())

@@ -25,7 +25,13 @@ from pathlib import Path
 from typing import Literal
 
 from discord_echo.dataset_builder import Sample
-from discord_echo.safe_files import FileExistsRefusedError, atomic_write, contained_path, validate_name
+from discord_echo.safe_files import (
+    FileExistsRefusedError,
+    InvalidNameError,
+    atomic_write,
+    contained_path,
+    validate_name,
+)
 
 SIDECAR_SUFFIX = ".discord_echo.yaml"
 
@@ -78,6 +84,9 @@ class WrittenDataset:
 def dataset_paths(user_data: Path, name: str) -> tuple[Path, Path, Path]:
     """(train, eval, sidecar) paths for a dataset name, validated and inside user_data."""
     validate_name(name, "dataset")
+    if name.lower().endswith("-eval"):
+        # "x-eval.json" is the held-out file of dataset "x": such a name would overwrite or be mistaken for it.
+        raise InvalidNameError("dataset", name, "must not end in -eval (that suffix marks held-out files)")
     folder = Path(user_data) / "training" / "datasets"
     return (
         contained_path(folder, f"{name}.json"),
