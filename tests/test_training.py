@@ -230,3 +230,25 @@ def test_a_host_on_the_old_webui_trainer_gets_instruction_rows_through(tmp_path)
     request = request_from_user_data(tmp_path, "old", "m", "l", TrainSettings())
     train(request, host, stop=threading.Event())
     assert host.calls == [request]
+
+
+def test_a_cutoff_shorter_than_the_longest_built_sample_is_refused_before_loading(tmp_path):
+    from dataclasses import replace
+    from pathlib import Path
+
+    from discord_echo.chat_templates import load_renderer
+    from discord_echo.errors import ConfigError
+    from discord_echo.hosts.standalone import StandaloneHost
+    from discord_echo.pipeline import BuildSettings, build_dataset, write_build
+    from discord_echo.profiles import TrainSettings
+    from discord_echo.training import request_from_user_data, train
+
+    sample = Path(__file__).resolve().parents[1] / "samples" / "alex_and_sam.json"
+    settings = BuildSettings()
+    result = build_dataset([sample], ["alex"], settings, load_renderer())
+    write_build(result, settings, tmp_path, "long")
+    longest = result.report()["samples"]["max_tokens"]
+    short = replace(TrainSettings(), cutoff_len=longest - 1)
+    request = request_from_user_data(tmp_path, "long", "no-model-needed", "l", short)
+    with pytest.raises(ConfigError, match=rf"longest sample \({longest} tokens\): the trainer would drop rows"):
+        train(request, StandaloneHost())

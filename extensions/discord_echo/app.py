@@ -11,12 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from discord_echo.config import ReadConfig
+from discord_echo.profiles import DEFAULT_PROFILE
 from discord_echo.ui import TabContext, build_tab
 
 DEFAULT_DATA = Path("data") / "user_data"
 # The bundled synthetic two-person export (samples/make_sample.py writes it).
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "alex_and_sam.json"
 DEMO_MODEL = "tiny-echo-demo"
+DEMO_PROFILE = "Tiny demo model (CPU)"
 
 
 def demo_model(user_data: Path) -> Path:
@@ -50,6 +52,7 @@ def make_context(user_data: Path, read_config: ReadConfig | None = None, with_de
         host_factory=StandaloneHost,
         default_model=lambda: model,
         sample=SAMPLE if SAMPLE.is_file() else None,
+        default_profile=DEMO_PROFILE if with_demo else DEFAULT_PROFILE,
     )
 
 

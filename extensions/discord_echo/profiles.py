@@ -225,6 +225,11 @@ PROFILES: dict[str, TrainSettings] = {
         eval_steps=20,
     ),
 }
+# The standalone app's demo: the tiny random-weight model it builds on first run learns a style only at a
+# learning rate 100x a real model's (its weights are small and random); minutes on a CPU, no download.
+PROFILES["Tiny demo model (CPU)"] = replace(
+    PROFILES["CPU (no GPU)"], learning_rate=2e-2, epochs=4.0, save_steps=0, eval_steps=10
+)
 
 
 def profile(name: str) -> TrainSettings:

@@ -10,6 +10,7 @@ Train button both call it. Depends only on the ``Host`` interface, so any host o
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def check_request(request: TrainRequest, host: Host) -> None:
         raise FileExistsRefusedError(adapter_dir)
     # A pre-2026-03 webui trainer reads instruction/output rows (dataset_writer target="legacy");
     # the host checks those rows and their format file itself.
+    _check_cutoff(request)
     legacy = getattr(host, "reads_legacy_datasets", lambda: False)()
     if not legacy:
         read_chat_rows(request.dataset)
@@ -83,6 +85,28 @@ def train(
     """Check ``request`` and train it on ``host``; ``stop.set()`` from any thread ends the run early, saved."""
     check_request(request, host)
     return host.train(request, on_progress or _ignore, stop or threading.Event())
+
+
+def _check_cutoff(request: TrainRequest) -> None:
+    """Refuse a run whose cutoff is shorter than the dataset's longest row: the trainer would drop rows.
+
+    The build report beside the dataset (dataset_writer's sidecar) records the longest sample in tokens.
+    """
+    from discord_echo.dataset_writer import SIDECAR_SUFFIX
+
+    sidecar = Path(request.dataset).with_name(Path(request.dataset).stem + SIDECAR_SUFFIX)
+    try:
+        longest = json.loads(sidecar.read_text(encoding="utf-8"))["report"]["samples"]["max_tokens"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # not built by us, or an older build: nothing to compare with
+    cutoff = request.settings.cutoff_len
+    if isinstance(longest, int) and longest > cutoff:
+        raise ConfigError(
+            "cutoff_len",
+            cutoff,
+            f"is shorter than the dataset's longest sample ({longest} tokens): the trainer would drop rows. "
+            f"Rebuild the dataset with cutoff {cutoff}, or train with a cutoff of at least {longest}",
+        )
 
 
 def _ignore(progress: TrainProgress) -> None:

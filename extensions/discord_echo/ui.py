@@ -53,6 +53,7 @@ class TabContext:
     # Makes the compare.Comparer: standalone loads base + LoRA once (Comparer.load); the webui wraps
     # the model it already has loaded instead of loading a second copy.
     comparer_factory: Callable[..., Any] | None = None
+    default_profile: str = "8 GB (RTX 3060 Ti)"  # profiles.DEFAULT_PROFILE; the app's demo picks its own
     # webui: reload the loaded model in 4-bit with a profile's settings; returns notes to show.
     reload_4bit: Callable[[Any], list[str]] | None = None
 
@@ -127,9 +128,13 @@ class EchoTab:
             elem_id=f"{PREFIX}-me",
             info="Pick every name you wrote under (old name#1234, new username...).",
         )
+        from discord_echo.profiles import profile
+
+        # Samples are built for the cutoff the chosen training profile uses, so the trainer drops none.
+        starting = {"dataset": DatasetConfig(cutoff_len=profile(self.context.default_profile).cutoff_len)}
         for stage, cls in STAGES.items():
             with gr.Accordion(STAGE_TITLES[stage], open=False, elem_id=f"{PREFIX}-{stage}-options"):
-                self.forms[stage] = widgets_for(cls, f"{PREFIX}-{stage}")
+                self.forms[stage] = widgets_for(cls, f"{PREFIX}-{stage}", values=starting.get(stage))
         with gr.Row():
             c["model"] = gr.Textbox(
                 label="Model",

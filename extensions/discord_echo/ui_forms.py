@@ -34,8 +34,10 @@ def _kind(annotation: Any) -> tuple[str, tuple]:
     return "str", ()
 
 
-def widgets_for(cls: type, prefix: str, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+def widgets_for(cls: type, prefix: str, skip: tuple[str, ...] = (), values: Any = None) -> dict[str, Any]:
     """One gradio component per field of ``cls`` (name -> component), inside the current layout.
+
+    ``values``: an instance of ``cls`` whose values the widgets start with (default: the field defaults).
 
     Every component gets ``elem_id = f"{prefix}-{field}"``: the webui's own Training tab has
     components with the same labels ("Epochs"...), so tests and CSS must not go by label.
@@ -49,6 +51,8 @@ def widgets_for(cls: type, prefix: str, skip: tuple[str, ...] = ()) -> dict[str,
             continue
         kind, choices = _kind(hints[f.name])
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        if values is not None:
+            default = getattr(values, f.name)
         common = {
             "label": f.metadata.get("label", f.name),
             "info": f.metadata.get("help"),

@@ -107,7 +107,7 @@ class TrainPanel:
         self.settings_widgets: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._stop: threading.Event | None = None
-        self._profile_name = DEFAULT_PROFILE  # for the card size in memory warnings
+        self._profile_name = tab.context.default_profile  # for the card size in memory warnings
 
     def build(self) -> None:
         import gradio as gr
@@ -117,10 +117,15 @@ class TrainPanel:
         with gr.Row():
             c["lora"] = gr.Textbox(label="LoRA name", value="my-echo-lora", elem_id=f"{PREFIX}-lora-name")
             c["profile"] = gr.Dropdown(
-                label="Hardware profile", choices=list(PROFILES), value=DEFAULT_PROFILE, elem_id=f"{PREFIX}-profile"
+                label="Hardware profile",
+                choices=list(PROFILES),
+                value=context.default_profile,
+                elem_id=f"{PREFIX}-profile",
             )
         with gr.Accordion("Training settings", open=False, elem_id=f"{PREFIX}-settings"):
-            self.settings_widgets = widgets_for(TrainSettings, f"{PREFIX}-setting")
+            self.settings_widgets = widgets_for(
+                TrainSettings, f"{PREFIX}-setting", values=PROFILES.get(context.default_profile)
+            )
         c["memory"] = gr.HTML(elem_id=f"{PREFIX}-memory")
         with gr.Row():
             c["resume"] = gr.Checkbox(label="Resume from the last checkpoint", value=False, elem_id=f"{PREFIX}-resume")
