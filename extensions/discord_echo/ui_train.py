@@ -27,6 +27,7 @@ from discord_echo.ui_render import error_html
 
 log = logging.getLogger("discord_echo")
 PREFIX = "discord-echo-train"
+SERIES = ("train", "held-out")
 _CARD = re.compile(r"(\d+) GB")
 
 
@@ -92,9 +93,18 @@ def _duration(seconds: float) -> str:
 
 
 def _loss_frame(points: list[tuple[int, float, str]]):
+    """The loss plot's data; both series are always present (an empty one as a single NaN point).
+
+    gradio 5's LinePlot fixes its colour legend from the first frame it gets, so a held-out
+    series that appears only after some steps would never be drawn.
+    """
     import pandas as pd
 
-    return pd.DataFrame(points or [(0, 0.0, "train")], columns=["step", "loss", "series"])
+    rows = list(points)
+    for series in SERIES:
+        if not any(s == series for _, _, s in rows):
+            rows.append((rows[0][0] if rows else 0, float("nan"), series))
+    return pd.DataFrame(rows, columns=["step", "loss", "series"])
 
 
 class TrainPanel:

@@ -17,7 +17,7 @@ import pytest
 
 from discord_echo.config import ReadConfig
 from discord_echo.errors import ExportParseError
-from discord_echo.exports import json_reader
+from discord_echo.exports import json_messages, json_reader
 from discord_echo.exports.base import FileReport
 from discord_echo.exports.json_reader import read_json
 from discord_echo.messages import Message, Source
@@ -370,7 +370,7 @@ def test_streams_without_reading_everything() -> None:
 @pytest.mark.parametrize("python", ["current", "3.10"])
 def test_timestamps(monkeypatch, python, stamp, expected) -> None:
     if python == "3.10":
-        monkeypatch.setattr(json_reader, "datetime", _Strict310)
+        monkeypatch.setattr(json_messages, "datetime", _Strict310)
     (m,), _ = read(export([msg("1", timestamp=stamp, timestampEdited=stamp)]))
     assert m.timestamp == expected and m.timestamp.tzinfo is timezone.utc
     assert m.edited == expected and m.edited.tzinfo is timezone.utc
