@@ -62,13 +62,26 @@ class ComparePanel:
             c["n"] = gr.Number(label="Held-out prompts to evaluate", value=8, precision=0, elem_id=f"{PREFIX}-n")
             c["evaluate"] = gr.Button("Evaluate and save the report", elem_id=f"{PREFIX}-evaluate")
         c["numbers"] = gr.Dataframe(
-            label="Held-out perplexity (lower is better)", interactive=False, elem_id=f"{PREFIX}-numbers"
+            label="Held-out perplexity (lower is better)",
+            headers=["held-out replies", "base", "tuned", "change", "scored tokens"],
+            interactive=False,
+            elem_id=f"{PREFIX}-numbers",
         )
         c["chart"] = gr.BarPlot(
             x="model", y="perplexity", color="replies", title="Perplexity, base vs tuned", elem_id=f"{PREFIX}-chart"
         )
-        c["style"] = gr.Dataframe(label="Style: real vs base vs tuned", interactive=False, elem_id=f"{PREFIX}-style")
-        c["rows"] = gr.Dataframe(label="Side by side", interactive=False, elem_id=f"{PREFIX}-rows")
+        c["style"] = gr.Dataframe(
+            label="Style: real vs base vs tuned",
+            headers=["statistic", "real", "base", "tuned"],
+            interactive=False,
+            elem_id=f"{PREFIX}-style",
+        )
+        c["rows"] = gr.Dataframe(
+            label="Side by side",
+            headers=["friend", "real", "base", "tuned"],
+            interactive=False,
+            elem_id=f"{PREFIX}-rows",
+        )
         c["report"] = gr.HTML(elem_id=f"{PREFIX}-report")
         with gr.Row():
             c["character"] = gr.Button(
