@@ -96,6 +96,26 @@ def test_multi_user_mode_disables_writing(tmp_path):
     assert "disabled in --multi-user mode" in tab.on_write(("x", "y"), "n", False)[tab.c["status"]]
 
 
+def test_multi_user_mode_disables_training_and_character_files(tmp_path):
+    import gradio as gr
+
+    from discord_echo.hosts.standalone import StandaloneHost
+
+    context = make_context(tmp_path / "ud", with_demo=False)
+    context.multi_user = True
+    context.host_factory = StandaloneHost
+    with gr.Blocks():
+        tab = EchoTab(context)
+        tab.build()
+    panel, compare = tab.train_panel, tab.compare_panel
+    assert panel.c["train"].interactive is False and compare.c["character"].interactive is False
+    values = [w.value for w in panel.settings_widgets.values()]
+    (html, _), *_ = list(panel.on_train("m", "d", "l", "Chat Template", False, False, *values))
+    assert "training is disabled in --multi-user mode" in html
+    assert "disabled in --multi-user mode" in compare.on_character("d", "Chat Template", False)[0]
+    assert not any((tmp_path / "ud" / "loras").iterdir()) and not any((tmp_path / "ud" / "characters").iterdir())
+
+
 def test_train_from_the_tab_streams_progress_and_saves_the_lora(tab):
     """The whole road in the tab on the bundled sample and the demo model (tiny, built locally)."""
     c, panel = tab.c, tab.train_panel
