@@ -10,7 +10,7 @@ report need. ``write_build`` then writes it into the webui's datasets folder. Th
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -92,8 +92,14 @@ def build_dataset(
     me: Sequence[str],
     settings: BuildSettings,
     renderer: TokenCounter,
+    progress: Callable[[float, str], None] | None = None,
 ) -> BuildResult:
-    """Run every stage up to the samples. Raises `EchoError` subclasses on bad input."""
+    """Run every stage up to the samples. Raises `EchoError` subclasses on bad input.
+
+    ``progress(fraction, what)`` hears about each stage (the tab shows it as a progress bar).
+    """
+    report_progress = progress or (lambda fraction, what: None)
+    report_progress(0.0, "reading the exports")
     file_reports: list[FileReport] = []
     messages = list(read_exports(paths, settings.read, file_reports))
     errors = [r.error for r in file_reports if r.error]
@@ -106,6 +112,7 @@ def build_dataset(
     scrubber = Scrubber(settings.privacy, people=_other_people(participants, identity))
     redactions = scrubber.new_report()
     utterances: list[Utterance] = []
+    report_progress(0.3, f"cleaning and scrubbing {len(messages):,} messages")
     for utterance in clean(messages, identity, settings.cleaning, cleaning_report):
         utterance.text = scrubber.scrub(utterance.text, redactions)
         if utterance.text:
@@ -127,6 +134,10 @@ def build_dataset(
     train: list[Sample] = []
     held_out: list[Sample] = []
     for number, conversation in enumerate(conversations):
+        if number % 50 == 0:
+            report_progress(
+                0.5 + 0.5 * number / len(conversations), f"shaping samples ({number:,}/{len(conversations):,})"
+            )
         samples = builder.build(conversation, number, conversation.channel_key in group_channels)
         (held_out if number >= held_out_start else train).extend(samples)
     if not train:

@@ -27,6 +27,18 @@ from discord_echo.ui_forms import config_from, widgets_for
 from discord_echo.ui_render import error_html, preview_html, report_html, summary_html
 
 log = logging.getLogger("discord_echo")
+
+
+def _progress_default():
+    """gr.Progress() as a handler default makes gradio show a progress bar; None where gradio is absent."""
+    try:
+        import gradio as gr
+    except ImportError:
+        return None
+    return gr.Progress()
+
+
+_PROGRESS = _progress_default()
 PREFIX = "discord-echo"
 STAGES = {
     "cleaning": CleaningConfig,
@@ -194,7 +206,7 @@ class EchoTab:
 
     # -- handlers ---------------------------------------------------------------------------
     @guarded()
-    def on_read(self, files, folder):
+    def on_read(self, files, folder, progress=_PROGRESS):
         import pandas as pd
 
         from discord_echo.inspection import inspect_exports
@@ -213,6 +225,8 @@ class EchoTab:
         def observe(message) -> None:
             months[f"{message.timestamp:%Y-%m}"] += 1
             authors[message.author] += 1
+            if progress is not None and sum(months.values()) % 20_000 == 0:
+                progress(None, desc=f"{sum(months.values()):,} messages read")
 
         summaries = inspect_exports(paths, self.context.read_config, observe)
         people = participants_from_counts(authors)
@@ -241,7 +255,7 @@ class EchoTab:
         return BuildSettings(read=self.context.read_config, **configs)
 
     @guarded()
-    def on_preview(self, paths, me, model, template, *values):
+    def on_preview(self, paths, me, model, template, *values, progress=_PROGRESS):
         import pandas as pd
 
         from discord_echo.chat_templates import load_renderer
@@ -253,7 +267,8 @@ class EchoTab:
             raise EchoError("pick which author is you")
         settings = self.settings_from(list(values))
         renderer = load_renderer(self.tokenizer_for(model), template, self.context.user_data / "instruction-templates")
-        result = build_dataset(paths, list(me), settings, renderer)
+        steps = (lambda fraction, what: progress(fraction, desc=what)) if progress is not None else None
+        result = build_dataset(paths, list(me), settings, renderer, steps)
         report = result.report()
         shown = result.train[:3]
         lengths = pd.DataFrame(
