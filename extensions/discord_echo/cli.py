@@ -17,11 +17,34 @@ from discord_echo.dataset_builder import DatasetConfig
 from discord_echo.errors import EchoError
 from discord_echo.inspection import FileSummary, inspect_exports
 
+# Extra spellings of generated flags (the issue's `--cutoff N`).
+FLAG_ALIASES = {"cutoff_len": ("--cutoff",)}
+
+
+def add_field_flags(parser, cls: type, names: Sequence[str] | None = None, *, keep_defaults: bool = True) -> None:
+    """One ``--flag`` per config field, with the field's help; bools get ``--x/--no-x``.
+
+    With ``keep_defaults=False`` every flag defaults to None, so a caller can tell "not
+    given" from a value (``train`` overrides a profile only where asked).
+    """
+    from dataclasses import fields
+
+    chosen = [f for f in fields(cls) if names is None or f.name in names]
+    for field in chosen:
+        flags = (f"--{field.name.replace('_', '-')}", *FLAG_ALIASES.get(field.name, ()))
+        default = field.default if keep_defaults else None
+        help_text = field.metadata["help"]
+        if isinstance(field.default, bool):
+            parser.add_argument(
+                *flags, dest=field.name, default=default, action=argparse.BooleanOptionalAction, help=help_text
+            )
+        else:
+            kind = type(field.default) if isinstance(field.default, (int, float)) else str
+            parser.add_argument(*flags, dest=field.name, default=default, type=kind, help=help_text)
+
 
 def _add_read_options(parser: argparse.ArgumentParser) -> None:
-    for name in ("timezone",):
-        meta = ReadConfig.__dataclass_fields__[name]
-        parser.add_argument(f"--{name.replace('_', '-')}", default=meta.default, help=meta.metadata["help"])
+    add_field_flags(parser, ReadConfig, ["timezone"])
 
 
 def _read_config(args: argparse.Namespace) -> ReadConfig:
@@ -83,7 +106,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         conversations=ConversationConfig(gap_minutes=args.gap_minutes, burst_minutes=args.burst_minutes),
         dataset=DatasetConfig(
             context_turns=args.context_turns,
-            cutoff_len=args.cutoff,
+            cutoff_len=args.cutoff_len,
             persona=args.persona,
             eval_fraction=args.eval_fraction,
         ),
@@ -98,7 +121,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     samples = report["samples"]
     print(
         f"samples: {samples['train']} train, {samples['eval']} held out, from {report['conversations']} "
-        f"conversations; longest {samples['max_tokens']} tokens (cutoff {args.cutoff}); "
+        f"conversations; longest {samples['max_tokens']} tokens (cutoff {args.cutoff_len}); "
         f"context trimmed in {samples['trimmed_context']}"
     )
     if samples["dropped_my_turns"]:
@@ -229,32 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--preview", type=int, default=2, metavar="N", help="Print the first N samples as rendered for training."
     )
-    for name, cls in (
-        ("cutoff_len", DatasetConfig),
-        ("context_turns", DatasetConfig),
-        ("eval_fraction", DatasetConfig),
-        ("persona", DatasetConfig),
-        ("gap_minutes", ConversationConfig),
-        ("burst_minutes", ConversationConfig),
-    ):
-        meta = cls.__dataclass_fields__[name]
-        flag = "--cutoff" if name == "cutoff_len" else f"--{name.replace('_', '-')}"
-        if isinstance(meta.default, bool):
-            build.add_argument(
-                flag,
-                dest=name if name != "cutoff_len" else "cutoff",
-                default=meta.default,
-                action=argparse.BooleanOptionalAction,
-                help=meta.metadata["help"],
-            )
-        else:
-            build.add_argument(
-                flag,
-                dest=name if name != "cutoff_len" else "cutoff",
-                type=type(meta.default),
-                default=meta.default,
-                help=meta.metadata["help"],
-            )
+    add_field_flags(build, DatasetConfig, ["cutoff_len", "context_turns", "eval_fraction", "persona"])
+    add_field_flags(build, ConversationConfig, ["gap_minutes", "burst_minutes"])
     _add_read_options(build)
     build.set_defaults(run=cmd_build)
     _add_train_parser(commands)
@@ -267,8 +266,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_train_parser(commands) -> None:
-    from dataclasses import fields
-
     from discord_echo.chat_templates import CHAT_TEMPLATE
     from discord_echo.profiles import DEFAULT_PROFILE, PROFILES, TrainSettings
 
@@ -286,14 +283,7 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--resume", action="store_true", help="Continue from the newest checkpoint of that LoRA.")
     train.add_argument("--overwrite", action="store_true", help="Replace an existing LoRA of that name.")
     settings = train.add_argument_group("settings", "Override single values of the profile.")
-    for field in fields(TrainSettings):
-        flag = f"--{field.name.replace('_', '-')}"
-        help_text = field.metadata["help"]
-        if isinstance(field.default, bool):
-            settings.add_argument(flag, default=None, action=argparse.BooleanOptionalAction, help=help_text)
-        else:
-            kind = type(field.default) if isinstance(field.default, (int, float)) else str
-            settings.add_argument(flag, default=None, type=kind, help=help_text)
+    add_field_flags(settings, TrainSettings, keep_defaults=False)
     train.set_defaults(run=cmd_train)
 
 
