@@ -39,9 +39,11 @@ def test_inspect_bad_file_reports_error_and_fails(tmp_path, capsys):
     assert "messages: 376" in out  # the good file is still summarized
 
 
-def test_missing_file_is_one_clear_line(tmp_path, capsys):
-    assert main(["inspect", str(tmp_path / "nope.json")]) == 1
-    assert capsys.readouterr().err.startswith(f"Error: {tmp_path / 'nope.json'}: not a DiscordChatExporter export")
+def test_missing_file_is_reported_and_the_other_files_still_read(tmp_path, capsys):
+    assert main(["inspect", str(tmp_path / "nope.json"), str(SAMPLE)]) == 1
+    out = capsys.readouterr().out
+    assert f"ERROR: {tmp_path / 'nope.json'}: not a DiscordChatExporter export (no such file or folder)" in out
+    assert "messages: 376" in out
 
 
 def test_build_writes_the_dataset_and_previews_trained_text(tmp_path, capsys):

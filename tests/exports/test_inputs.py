@@ -147,3 +147,23 @@ def test_overlapping_partitions_are_read_once(tmp_path, sample):
     read = list(read_exports([tmp_path], reports=reports))
     assert [m.id for m in read] == [m["id"] for m in messages]
     assert "5 messages already read from an earlier partition were skipped" in reports[1].warnings
+
+
+def test_one_bad_file_among_many_is_that_files_error_not_the_end_of_the_read(tmp_path, sample):
+    import shutil
+
+    from discord_echo.exports import read_exports
+
+    folder = tmp_path / "server"
+    folder.mkdir()
+    shutil.copy(sample("json_chat-analytics_DM_2A_2M.json"), folder / "dm.json")
+    (folder / "broken.zip").write_bytes(b"PK\x03\x04 this is not really a zip")
+    with zipfile.ZipFile(folder / "bomb.zip", "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        zf.writestr("big.json", b"{" + b" " * 50_000_000 + b"}")
+    reports = []
+    messages = list(read_exports([folder, tmp_path / "missing.json"], ReadConfig(max_zip_ratio=100), reports))
+    assert len(messages) == 3  # the good file is still read
+    errors = {Path(r.path).name: r.error for r in reports if r.error}
+    assert "claims to expand" in errors["bomb.zip"]
+    assert "no such file or folder" in errors["missing.json"]
+    assert "broken.zip" in " ".join(r.path for r in reports)

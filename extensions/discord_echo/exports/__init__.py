@@ -102,7 +102,7 @@ def read_exports(
     reports = reports if reports is not None else []
     seen_ids: set[int | str] = set()
     current_group = None
-    for item in discover(paths, config):
+    for item in _discover_each(paths, config, reports, on_error):
         if item.group != current_group:
             seen_ids.clear()
             current_group = item.group
@@ -140,6 +140,21 @@ def _id_key(mid: str) -> int | str:
     """A message id as an int (smaller in a set of millions), or as it is when not a snowflake:
     hand-edited JSON holds ids such as "abc" or "12-3" (found by fuzzing; int() raised)."""
     return int(mid) if len(mid) < 20 and mid.isascii() and mid.isdigit() else mid
+
+
+def _discover_each(
+    paths: Iterable[str | Path], config: ReadConfig, reports: list[FileReport], on_error: str
+) -> Iterator[ExportInput]:
+    """`discover` path by path, so a missing file or a zip bomb among several is that path's error."""
+    for path in paths:
+        try:
+            found = discover([path], config)
+        except EchoError as exc:
+            if on_error == "raise":
+                raise
+            reports.append(FileReport(str(path), error=str(exc)))
+            continue
+        yield from found
 
 
 def read_export(path: str | Path, config: ReadConfig | None = None) -> tuple[list[Message], FileReport]:

@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from discord_echo.config import ReadConfig
-from discord_echo.errors import ExportLimitError, ExportParseError, UnsupportedExportError
+from discord_echo.errors import EchoError, ExportLimitError, ExportParseError, UnsupportedExportError
 
 # Only these can be exports; media downloaded with --media and other litter is skipped.
 _EXPORT_SUFFIXES = frozenset({".json", ".csv", ".txt", ".html", ".htm", ".zip"})
@@ -74,12 +74,24 @@ def discover(paths: Iterable[str | Path], config: ReadConfig | None = None) -> l
         if path.is_dir():
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
                 if _looks_like_export_name(child.name) and not _inside_media_folder(child.relative_to(path).parts):
-                    found.extend(_expand_file(child, config, explicit=False))
+                    try:
+                        found.extend(_expand_file(child, config, explicit=False))
+                    except EchoError as exc:
+                        # One damaged or oversized file in a folder is that file's error, reported
+                        # when it is read, not a reason to give up on the whole folder.
+                        found.append(_Found(str(child), child.name, 0, _failing(exc), explicit=True))
         elif path.is_file():
             found.extend(_expand_file(path, config, explicit=True))
         else:
             raise UnsupportedExportError(str(path), "no such file or folder")
     return _order_partitions(found)
+
+
+def _failing(error: EchoError) -> Callable[[], BinaryIO]:
+    def open_fails() -> BinaryIO:
+        raise error
+
+    return open_fails
 
 
 def _expand_file(path: Path, config: ReadConfig, explicit: bool) -> list[_Found]:
