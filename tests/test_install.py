@@ -88,3 +88,19 @@ def test_install_refuses_a_folder_that_is_not_a_webui(tmp_path):
     result = subprocess.run(cmd, capture_output=True, text=True)
     assert result.returncode != 0
     assert "does not look like a text-generation-webui" in result.stderr
+
+
+def test_the_webui_can_also_load_it_as_a_bundled_extension(tmp_path):
+    # extensions/<name>/ (not user_data/extensions) is imported as the package extensions.<name>.script.
+    (tmp_path / "extensions").mkdir()
+    (tmp_path / "extensions" / "discord_echo").symlink_to(EXTENSION, target_is_directory=True)
+    code = (
+        "import importlib, sys\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "script = importlib.import_module('extensions.discord_echo.script')\n"
+        "import discord_echo.errors\n"
+        "print(script.params['display_name'], discord_echo.errors.EchoError.__module__)\n"
+    )
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "Discord Echo discord_echo.errors"

@@ -15,10 +15,18 @@ The stages, each its own module, in the order data flows:
 Importing this package needs neither torch, gradio nor the webui.
 """
 
-from discord_echo.errors import EchoError
-from discord_echo.exports import read_export, read_exports
-from discord_echo.inspection import inspect_exports
-from discord_echo.messages import Author, Channel, Message
+import sys
+
+if __name__ != "discord_echo" and "discord_echo" not in sys.modules:
+    # Imported as the webui's bundled extension `extensions.discord_echo` (before its script.py
+    # runs): register under our own name, so the absolute `discord_echo.*` imports below and in
+    # every submodule resolve to this folder.
+    sys.modules["discord_echo"] = sys.modules[__name__]
+
+from discord_echo.errors import EchoError  # noqa: E402
+from discord_echo.exports import read_export, read_exports  # noqa: E402
+from discord_echo.inspection import inspect_exports  # noqa: E402
+from discord_echo.messages import Author, Channel, Message  # noqa: E402
 
 __version__ = "0.1.0"
 
