@@ -174,3 +174,30 @@ def test_memory_check_warns_with_a_concrete_change_when_a_model_will_not_fit(tmp
     assert worrying and "more than the 8 GB card" in html and "<li>" in html
     html, worrying = memory_html("", PROFILES["8 GB (RTX 3060 Ti)"], "8 GB (RTX 3060 Ti)")
     assert not worrying and "give a local model folder" in html
+
+
+def test_a_run_outlives_its_browser_tab_and_blocks_a_second_one(tab):
+    """Gradio closes a handler's generator when the page goes away: training must go on, stay stoppable,
+    and keep a second run from starting beside it."""
+    import time
+
+    c, panel = tab.c, tab.train_panel
+    read = tab.on_read([str(SAMPLE)], "")
+    preview = tab.on_preview(read[c["paths"]], ["400000000000000001"], c["model"].value, "Chat Template", *_values(tab))
+    tab.on_write(preview[c["result"]], "orphan", False)
+    settings = dict(zip(panel.settings_widgets, panel.on_profile("Tiny demo model (CPU)")[:-1], strict=True))
+    settings.update(epochs=20)
+    run = panel.on_train(c["model"].value, "orphan", "orphan-lora", "Chat Template", False, False, *settings.values())
+    next(run)
+    run.close()  # the browser went away
+    assert panel.training
+    second = list(
+        panel.on_train(c["model"].value, "orphan", "other", "Chat Template", False, False, *settings.values())
+    )
+    assert "already going" in second[-1][0]
+    assert "Stopping after the current step" in panel.on_stop()  # Interrupt still reaches the orphaned run
+    deadline = time.monotonic() + 120
+    while panel.training and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not panel.training
+    assert (tab.context.loras_dir / "orphan-lora" / "adapter_model.safetensors").is_file()

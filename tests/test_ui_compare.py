@@ -113,3 +113,15 @@ def test_compare_without_a_lora_says_what_to_do(trained_tab):
         )
     )
     assert "no trained LoRA there yet" in updates[-1][0]
+
+
+def test_retraining_under_the_same_name_makes_compare_load_the_new_adapter(trained_tab):
+    tab, cp, panel = trained_tab, trained_tab.compare_panel, trained_tab.train_panel
+    model = tab.c["model"].value
+    first = cp.comparer(model, "cmp-lora", "Chat Template")
+    assert cp.comparer(model, "cmp-lora", "Chat Template") is first  # cached while nothing changed
+    settings = dict(zip(panel.settings_widgets, panel.on_profile("Tiny demo model (CPU)")[:-1], strict=True))
+    settings.update(epochs=1)
+    updates = list(panel.on_train(model, "cmp-echo", "cmp-lora", "Chat Template", False, True, *settings.values()))
+    assert "Done. Saved" in updates[-1][0]
+    assert cp.comparer(model, "cmp-lora", "Chat Template") is not first

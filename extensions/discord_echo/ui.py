@@ -116,7 +116,10 @@ class EchoTab:
             )
             with gr.Column():
                 c["folder"] = gr.Textbox(
-                    label="…or a folder on this machine", elem_id=f"{PREFIX}-folder", placeholder="/path/to/exports"
+                    label="…or a folder on this machine",
+                    elem_id=f"{PREFIX}-folder",
+                    placeholder="/path/to/exports",
+                    interactive=not self.context.multi_user,  # others' files must stay out of reach
                 )
                 c["read"] = gr.Button("Read exports", variant="primary", elem_id=f"{PREFIX}-read")
                 if self.context.sample is not None:
@@ -213,6 +216,8 @@ class EchoTab:
         from discord_echo.participants import participants_from_counts
 
         paths = [str(f) for f in (files or [])]
+        if folder and folder.strip() and self.context.multi_user:
+            raise EchoError("reading folders on the server is disabled in --multi-user mode; upload the files")
         if folder and folder.strip():
             if not Path(folder.strip()).is_dir():
                 raise EchoError(f"{folder.strip()}: no such folder on this machine")
@@ -283,6 +288,12 @@ class EchoTab:
             self.c["preview"]: preview_html([renderer.segments(s.messages) for s in shown], [s.tokens for s in shown]),
             self.c["result"]: (result, settings),
         }
+
+    def forget_comparer(self) -> None:
+        """Drop the Compare section's loaded model (training is about to use memory / changed the LoRA)."""
+        panel = getattr(self, "compare_panel", None)
+        if panel is not None:
+            panel.forget()
 
     def tokenizer_for(self, model: str | None) -> Path | None:
         """The tokenizer folder for exact counts: the webui's loaded model, or the Model box's folder."""

@@ -51,7 +51,10 @@ class ComparePanel:
         c["typed"] = gr.Textbox(label="…or write as your friend", elem_id=f"{PREFIX}-typed", lines=2)
         with gr.Accordion("Sampling", open=False, elem_id=f"{PREFIX}-sampling"):
             self.settings_widgets = widgets_for(CompareSettings, f"{PREFIX}-setting")
-        c["go"] = gr.Button("Compare", variant="primary", elem_id=f"{PREFIX}-go")
+        # --multi-user: comparing loads models and applies LoRAs to the shared one, so it is off.
+        c["go"] = gr.Button(
+            "Compare", variant="primary", elem_id=f"{PREFIX}-go", interactive=not self.context.multi_user
+        )
         c["status"] = gr.HTML(elem_id=f"{PREFIX}-status")
         c["prompt"] = gr.Textbox(label="Your friend said", interactive=False, lines=3, elem_id=f"{PREFIX}-prompt")
         with gr.Row():
@@ -60,7 +63,9 @@ class ComparePanel:
             c["tuned"] = gr.Textbox(label="Your echo (tuned)", interactive=False, lines=6, elem_id=f"{PREFIX}-tuned")
         with gr.Row():
             c["n"] = gr.Number(label="Held-out prompts to evaluate", value=8, precision=0, elem_id=f"{PREFIX}-n")
-            c["evaluate"] = gr.Button("Evaluate and save the report", elem_id=f"{PREFIX}-evaluate")
+            c["evaluate"] = gr.Button(
+                "Evaluate and save the report", elem_id=f"{PREFIX}-evaluate", interactive=not self.context.multi_user
+            )
         c["numbers"] = gr.Dataframe(
             label="Held-out perplexity (lower is better)",
             headers=["held-out replies", "base", "tuned", "change", "scored tokens"],
@@ -120,7 +125,18 @@ class ComparePanel:
         eval_path, _ = self._dataset_files(dataset)
         if not eval_path.is_file():
             raise EchoError(f"{eval_path} not found: write a dataset with a held-out share first")
-        return json.loads(eval_path.read_text(encoding="utf-8"))
+        try:
+            rows = json.loads(eval_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise EchoError(f"{eval_path}: cannot be read as a dataset ({exc}); write the dataset again") from exc
+        if not isinstance(rows, list):
+            raise EchoError(f"{eval_path}: not a list of rows; write the dataset again")
+        return rows
+
+    def forget(self) -> None:
+        """Drop the loaded Comparer (training needs the memory, or the LoRA on disk changed)."""
+        self._comparer = None
+        self._comparer_key = None
 
     def comparer(self, model: str, lora: str, template: str) -> Any:
         """One Comparer per (model, LoRA, template); loading it is the slow part, switching is free."""
@@ -130,8 +146,14 @@ class ComparePanel:
         adapter = contained_path(self.context.loras_dir, validate_name((lora or "").strip(), "LoRA"))
         if not (adapter / "adapter_config.json").is_file():
             raise EchoError(f"{adapter}: no trained LoRA there yet; train one first")
+        if self.context.multi_user:
+            raise EchoError("comparing models is disabled in --multi-user mode")
+        if self.tab.train_panel is not None and self.tab.train_panel.training:
+            raise EchoError("a training run is using the model; compare when it has finished")
         model = (self.context.loaded_model() if self.context.loaded_model else model or "").strip()
-        key = (model, str(adapter), template)
+        weights = adapter / "adapter_model.safetensors"
+        # Retraining under the same name changes the file: the key makes us load the new adapter.
+        key = (model, str(adapter), template, weights.stat().st_mtime_ns if weights.exists() else 0)
         if self._comparer_key != key:
             self._comparer = None  # free the previous model before loading another
             factory = self.context.comparer_factory or Comparer.load
@@ -152,6 +174,12 @@ class ComparePanel:
 
         try:
             pairs = held_out_pairs(self._held_out(dataset))
+        except (KeyError, TypeError, AttributeError) as exc:
+            return (
+                error_html(f"the held-out file has rows of another shape ({exc}); write the dataset again"),
+                (self._dropdown([TYPED])),
+                [],
+            )
         except EchoError as exc:
             return error_html(str(exc)), self._dropdown([TYPED]), []
         labels = [TYPED] + [f"{i + 1}. {_short(p.friend_text)}" for i, p in enumerate(pairs)]
@@ -224,6 +252,16 @@ class ComparePanel:
             path = None if self.context.multi_user else write_report(comparer.adapter_dir, report)
         except EchoError as exc:
             return error_html(str(exc)), empty, empty, empty, empty, ""
+        except Exception as exc:  # noqa: BLE001 - the UI boundary (e.g. out of memory while scoring)
+            log.exception("Discord Echo: evaluation failed")
+            return (
+                error_html(f"unexpected {type(exc).__name__}: {exc} (see the console)"),
+                empty,
+                empty,
+                empty,
+                empty,
+                "",
+            )
         headers, table = perplexity_table(report)
         style_headers, style_rows = style_table(report.style)
         side = pd.DataFrame(

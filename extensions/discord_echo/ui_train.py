@@ -183,13 +183,16 @@ class TrainPanel:
             folder = self.tab.tokenizer_for(model)
             return memory_html(str(folder or ""), self.settings_from(list(values)), profile_name)[0]
         except EchoError as exc:
-            return error_html(str(exc))
+            return error_html(f"cannot estimate memory: {exc}")
 
     def on_reload_4bit(self, *values):
         """webui only: reload the loaded model with the profile's 4-bit settings (QLoRA)."""
         try:
             if self.context.multi_user:
                 raise EchoError("reloading models is disabled in --multi-user mode")
+            if self.training:
+                raise EchoError("a training run is using the model; wait for it or interrupt it first")
+            self.tab.forget_comparer()
             notes = self.context.reload_4bit(self.settings_from(list(values)))
         except EchoError as exc:
             return error_html(str(exc))
@@ -202,8 +205,18 @@ class TrainPanel:
         stop.set()
         return "<p>Stopping after the current step; the adapter and a checkpoint will be saved…</p>"
 
+    @property
+    def training(self) -> bool:
+        """True while a run's worker thread is alive (other handlers refuse to touch the model then)."""
+        return self._lock.locked()
+
     def on_train(self, model, dataset, lora, template, resume, overwrite, *values):
-        """Generator: yields (progress html, loss frame) while the worker thread trains."""
+        """Generator: yields (progress html, loss frame) while the worker thread trains.
+
+        The worker thread owns the run (the lock and the stop event): if the browser goes away and
+        gradio closes this generator, training goes on, Interrupt still reaches it, and no second
+        run can start until it has finished.
+        """
         from discord_echo.training import request_from_user_data
 
         if self.context.multi_user:
@@ -212,6 +225,7 @@ class TrainPanel:
         if not self._lock.acquire(blocking=False):
             yield error_html("a training run is already going; interrupt it first"), _loss_frame([])
             return
+        handed_over = False
         try:
             model = (self.context.loaded_model() if self.context.loaded_model else model or "").strip()
             settings = self.settings_from(list(values))
@@ -226,16 +240,19 @@ class TrainPanel:
                 overwrite=bool(overwrite),
             )
             request = replace(request, loras_dir=self.context.loras_dir)
-            folder = self.tab.tokenizer_for(model)
-            memory, worrying = memory_html(str(folder or ""), settings, self._profile_name)
+            try:
+                memory, worrying = memory_html(str(self.tab.tokenizer_for(model) or ""), settings, self._profile_name)
+            except EchoError:  # an odd config.json: the estimate is advice, never a reason not to train
+                memory, worrying = "", False
             if worrying:  # shown before the model loads; the run still starts (estimates can be pessimistic)
                 yield memory + "<p>Starting anyway…</p>", _loss_frame([])
+            handed_over = True
             yield from self._run(request)
         except EchoError as exc:
             yield error_html(str(exc)), _loss_frame([])
         finally:
-            self._stop = None
-            self._lock.release()
+            if not handed_over:
+                self._lock.release()
 
     def _run(self, request):
         from discord_echo.training import train
@@ -243,12 +260,17 @@ class TrainPanel:
         stop = self._stop = threading.Event()
         seen: list[TrainProgress] = []
         outcome: dict[str, Any] = {}
+        self.tab.forget_comparer()  # its model copy must not sit in memory beside training's
 
         def work() -> None:
             try:
                 outcome["result"] = train(request, self.context.host_factory(), seen.append, stop)
             except BaseException as exc:  # noqa: BLE001 - handed to the UI thread below
                 outcome["error"] = exc
+            finally:
+                self._stop = None
+                self.tab.forget_comparer()  # the adapter on disk changed
+                self._lock.release()
 
         started = time.monotonic()
         worker = threading.Thread(target=work, name="discord-echo-train", daemon=True)

@@ -215,9 +215,9 @@ class WebuiHost:
     """Trains with the webui's built-in trainer on the model the webui has loaded."""
 
     name = "webui"
-
-    def __init__(self) -> None:
-        self._busy = threading.Lock()  # one run at a time: the trainer keeps its state in module globals
+    # One run at a time in the whole process (a class attribute, not per host object): the trainer
+    # keeps its state in module globals and trains the one shared model.
+    _busy = threading.Lock()
 
     def available(self) -> bool:
         return not self.unavailable_reason()
