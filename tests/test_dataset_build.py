@@ -199,3 +199,24 @@ def test_nothing_of_mine_left_is_a_clear_error(export):
         build_dataset(
             [export], ["alex"], BuildSettings(cleaning=CleaningConfig(exclude_channels=("Sam",))), load_renderer()
         )
+
+
+def test_replacing_a_dataset_without_held_out_rows_removes_the_old_held_out_file(export, tmp_path):
+    settings = BuildSettings()
+    written = write_build(build_dataset([export], ["alex"], settings, load_renderer()), settings, tmp_path, "e")
+    assert written.eval is not None and written.eval.exists()
+    no_eval = BuildSettings(dataset=DatasetConfig(eval_fraction=0))
+    again = write_build(
+        build_dataset([export], ["alex"], no_eval, load_renderer()), no_eval, tmp_path, "e", overwrite=True
+    )
+    assert again.eval is None and not written.eval.exists()
+
+
+def test_pseudonyms_reach_persona_prefixes_and_quotes_too(export):
+    from discord_echo.privacy import PrivacyConfig
+
+    settings = BuildSettings(privacy=PrivacyConfig(names=True), dataset=DatasetConfig(name_prefix="always"))
+    result = build_dataset([export], ["alex"], settings, load_renderer())
+    text = json.dumps([s.messages for s in result.train + result.held_out])
+    assert "Sam" not in text and "sam.writes" not in text
+    assert "Person1" in result.system_prompt and "Person1: " in text

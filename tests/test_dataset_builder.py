@@ -70,3 +70,18 @@ def test_a_reply_too_long_for_the_cutoff_is_counted_not_silently_lost():
     samples, report = _samples(chat, cutoff_len=128)
     assert report.dropped == {"reply_over_cutoff": 1}
     assert [s.messages[-1]["content"] for s in samples] == ["then i slept"]
+
+
+import pytest  # noqa: E402
+
+from discord_echo.errors import ConfigError  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("persona", "match"),
+    [("You are {name}", "may only use {me} and {others}"), ("me :} ok", "unbalanced braces")],
+)
+def test_persona_placeholders_are_checked_up_front(persona, match):
+    with pytest.raises(ConfigError, match=match):
+        DatasetConfig(persona_text=persona)
+    assert DatasetConfig(persona_text="I am {me}; {others} know me. Braces: {{ok}}").persona_text

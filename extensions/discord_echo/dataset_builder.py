@@ -25,6 +25,7 @@ How a conversation becomes samples:
 
 from __future__ import annotations
 
+import string
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -112,6 +113,14 @@ class DatasetConfig:
             raise ConfigError("name_prefix", self.name_prefix, "must be auto, always or never")
         if not self.opener_prompt.strip():
             raise ConfigError("opener_prompt", self.opener_prompt, "must not be empty")
+        try:
+            fields = {name for _, name, _, _ in string.Formatter().parse(self.persona_text) if name is not None}
+        except ValueError as exc:
+            raise ConfigError(
+                "persona_text", self.persona_text, f"has unbalanced braces ({exc}); write {{{{ for a brace"
+            ) from exc
+        if fields - {"me", "others"}:
+            raise ConfigError("persona_text", self.persona_text, "may only use {me} and {others} as placeholders")
 
 
 DEFAULT_PERSONA = "You are {me}, chatting on Discord with {others}. Reply the way {me} writes."

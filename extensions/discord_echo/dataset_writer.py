@@ -162,6 +162,10 @@ def write_dataset(
     atomic_write(train_path, _write_json_array(train_rows), overwrite=overwrite)
     if eval_rows:
         atomic_write(eval_path, _write_json_array(eval_rows), overwrite=overwrite)
+    elif overwrite and eval_path.exists():
+        # The held-out file of the dataset being replaced (the -eval suffix is reserved for it):
+        # left behind, training would evaluate on conversations that are now in the training set.
+        eval_path.unlink()
     kept_formats = []
     for path, family in zip(formats, LEGACY_FORMATS if formats else (), strict=True):
         if path.exists():  # ours from an earlier build, or edited by the user: leave it

@@ -126,6 +126,14 @@ def build_dataset(
     reply_index = _reply_index(utterances)
     me_name = _most_common([u.message.author.display_name for u in utterances if u.is_me])
     others = _ranked([u.message.author.display_name for u in utterances if not u.is_me])
+    if settings.privacy.names:
+        # Names outside message text too: "Name: " prefixes, reply quotes and the persona line.
+        others = _ranked([scrubber.scrub(name) for name in others])
+        reply_index = {key: (scrubber.scrub(who), text) for key, (who, text) in reply_index.items()}
+        for conversation in conversations:
+            for turn in conversation.turns:
+                if not turn.is_me:
+                    turn.speaker = scrubber.scrub(turn.speaker)
     system = persona_prompt(settings.dataset, me_name, others) if settings.dataset.persona else None
 
     held_out_start = _held_out_start(conversations, settings.dataset.eval_fraction)
