@@ -131,3 +131,15 @@ def test_persona_of_build_reads_the_sidecar(tmp_path):
     assert persona_of_build(sidecar) == ("alex", None)
     with pytest.raises(ConfigError, match="cannot read"):
         persona_of_build(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(
+    ("me", "file"),
+    [("Alex 🎮", "Alex"), ("J.D.", "J-D"), ("~alex~", "alex"), ("a/b", "a-b"), ("alex", "alex"), ("🎮", "echo")],
+)
+def test_display_names_that_are_not_file_names_get_a_safe_file_name(tmp_path, me, file):
+    from discord_echo.characters import read_character, write_character
+
+    path = write_character(tmp_path, me, "You are " + me)
+    assert path.name == f"{file}.yaml"
+    assert read_character(path)["name"] == me  # the name inside stays exactly mine

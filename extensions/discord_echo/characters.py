@@ -18,12 +18,13 @@ inside functions.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from discord_echo.chat_templates import CHAT_TEMPLATE
 from discord_echo.errors import ConfigError
-from discord_echo.safe_files import atomic_write, contained_path, validate_name
+from discord_echo.safe_files import InvalidNameError, atomic_write, contained_path, validate_name
 
 INSTALL_HINT = "pip install 'discord-echo[tokenize]'"
 # load_character's key order for the bot's name (modules/chat.py).
@@ -41,6 +42,22 @@ def persona_of_build(sidecar: Path) -> tuple[str, str | None]:
         return str(report["me"]), report.get("system_prompt")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError("dataset", str(sidecar), f"cannot read the build's report: {exc}") from exc
+
+
+def character_file_name(me: str) -> str:
+    """A file name for my character: my name if it is a safe file name, else a slug of it.
+
+    Display names like "Alex 🎮", "J.D." or "~alex~" are fine inside the YAML but not as
+    file names; the name in the file stays exactly mine.
+    """
+    try:
+        return validate_name(me, "character")
+    except InvalidNameError:
+        slug = re.sub(r"[^\w-]+", "-", me, flags=re.UNICODE).strip("-_") or "echo"
+        try:
+            return validate_name(slug[:60], "character")
+        except InvalidNameError:
+            return "echo"
 
 
 def character_path(user_data: Path, file_name: str) -> Path:
@@ -86,7 +103,7 @@ def write_character(
     with surrounding blanks or those placeholders reads back differently there; instruct mode with the
     custom system message (``chat_instructions``) is unaffected.
     """
-    path = character_path(user_data, me if file_name is None else file_name)
+    path = character_path(user_data, character_file_name(me) if file_name is None else file_name)
     text = character_yaml(me, persona, greeting)
     atomic_write(path, lambda handle: handle.write(text), overwrite=overwrite)
     return path
