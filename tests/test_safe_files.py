@@ -231,3 +231,21 @@ def test_a_writer_killed_mid_way_leaves_the_old_dataset_intact(tmp_path, killer)
     # *.json) and ours never show it.
     assert list(datasets.glob("*.json")) == [path]
     assert all(p.name.startswith(".mine.json.") and p.name.endswith(".tmp") for p in datasets.iterdir() if p != path)
+
+
+def test_replacing_a_folder_gives_the_old_one_back_when_the_replacement_fails(tmp_path):
+    from discord_echo.safe_files import replacing_folder
+
+    lora = tmp_path / "my-lora"
+    lora.mkdir()
+    (lora / "adapter_model.safetensors").write_bytes(b"old weights")
+    with pytest.raises(RuntimeError, match="out of memory"), replacing_folder(lora):
+        lora.mkdir()
+        (lora / "adapter_model.safetensors").write_bytes(b"half-written")
+        raise RuntimeError("out of memory")
+    assert (lora / "adapter_model.safetensors").read_bytes() == b"old weights"
+    with replacing_folder(lora):
+        lora.mkdir()
+        (lora / "adapter_model.safetensors").write_bytes(b"new weights")
+    assert (lora / "adapter_model.safetensors").read_bytes() == b"new weights"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my-lora"]  # no backup left behind

@@ -9,10 +9,13 @@ says so explicitly (`overwrite=True`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -96,3 +99,25 @@ def atomic_write(path: Path, write: Callable[[IO[str]], None], overwrite: bool =
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def replacing_folder(path: Path) -> Iterator[None]:
+    """Replace the folder ``path`` (an adapter) so that a failed replacement gives the old one back.
+
+    The old folder is renamed to a hidden sibling while the block runs; if the block raises,
+    whatever it left is removed and the old folder is put back; if it succeeds, the old one
+    is deleted. A kill mid-way leaves the old folder as ``.<name>.previous*`` beside it.
+    """
+    backup = path.with_name(f".{path.name}.previous")
+    if backup.exists():  # an earlier run was killed mid-way: keep that copy too
+        backup = path.with_name(f".{path.name}.previous-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(path, backup)
+    try:
+        yield
+    except BaseException:
+        if path.exists():
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        os.replace(backup, path)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)

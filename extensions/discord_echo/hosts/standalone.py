@@ -19,10 +19,10 @@ This is the only package module that imports torch, transformers' model classes 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import re
-import shutil
 import threading
 import time
 import warnings
@@ -35,7 +35,7 @@ from discord_echo.hosts import ProgressCallback, TrainProgress, TrainRequest, Tr
 from discord_echo.hosts.chat_data import TokenizedRows, chat_template_for, read_chat_rows, tokenize_rows
 from discord_echo.hosts.standalone_trainer import build_trainer, out_of_memory, progress_callback
 from discord_echo.profiles import HardwarePlan, TrainSettings, plan_hardware
-from discord_echo.safe_files import FileExistsRefusedError, contained_path, validate_name
+from discord_echo.safe_files import FileExistsRefusedError, contained_path, replacing_folder, validate_name
 
 REQUIRED = ("torch", "transformers", "peft", "accelerate")
 INSTALL_HINT = "pip install 'discord-echo[train]' (and 'discord-echo[gpu]' on an NVIDIA GPU)"
@@ -121,55 +121,52 @@ class StandaloneHost:
 
         if stop.is_set():  # stopped while loading: nothing trained, nothing replaced
             return TrainResult(adapter_dir, steps=0, interrupted=True, total_steps=total_steps, notes=notes)
-        if request.overwrite and adapter_dir.exists() and not request.resume:
-            # Asked for explicitly; done only now that model and data are ready.
-            if adapter_dir.is_dir():
-                shutil.rmtree(adapter_dir)
-            else:
-                adapter_dir.unlink()
-        adapter_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(adapter_dir / "training_parameters.json", _parameters(request, settings, plan, train_rows))
-        _write_json(adapter_dir / "training_prompt.json", {"template_type": "chat_template", "template": template})
+        # Asked for explicitly; done only now that model and data are ready, and undone if training fails.
+        replace_old = request.overwrite and adapter_dir.exists() and not request.resume
+        with replacing_folder(adapter_dir) if replace_old else contextlib.nullcontext():
+            adapter_dir.mkdir(parents=True, exist_ok=True)
+            _write_json(adapter_dir / "training_parameters.json", _parameters(request, settings, plan, train_rows))
+            _write_json(adapter_dir / "training_prompt.json", {"template_type": "chat_template", "template": template})
 
-        trainer = build_trainer(model, tokenizer, settings, plan, adapter_dir, train_rows, eval_rows, total_steps)
-        trainer.add_callback(progress_callback(report, stop))
-        started = time.time()
-        try:
-            trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-        except out_of_memory() as exc:
-            raise TrainingError(
-                f"out of memory: {exc}. Lower cutoff_len or lora_rank, or pick a smaller hardware profile."
-            ) from exc
-        state = trainer.state
-        interrupted = stop.is_set() and state.global_step < state.max_steps
-        final_eval = None
-        if eval_rows and eval_rows.rows and not interrupted:
-            last = next((e for e in reversed(state.log_history) if "eval_loss" in e), None)
-            at_end = last is not None and last["step"] == state.global_step
-            final_eval = float(last["eval_loss"] if at_end else trainer.evaluate()["eval_loss"])
-        model.save_pretrained(str(adapter_dir))
-        result = TrainResult(
-            adapter_dir=adapter_dir,
-            steps=state.global_step,
-            interrupted=interrupted,
-            train_loss=[(e["step"], float(e["loss"])) for e in state.log_history if "loss" in e],
-            eval_loss=[(e["step"], float(e["eval_loss"])) for e in state.log_history if "eval_loss" in e],
-            final_eval_loss=final_eval,
-            total_steps=state.max_steps,
-            dropped_rows=dropped,
-            notes=notes,
-        )
-        _write_json(adapter_dir / "training_log.json", _log(request, trainer, result, time.time() - started))
-        report(
-            TrainProgress(
-                state.global_step,
-                state.max_steps,
-                epoch=float(state.epoch or 0),
-                eval_loss=final_eval,
-                message=("interrupted; " if interrupted else "done; ") + f"adapter saved to {adapter_dir}",
+            trainer = build_trainer(model, tokenizer, settings, plan, adapter_dir, train_rows, eval_rows, total_steps)
+            trainer.add_callback(progress_callback(report, stop))
+            started = time.time()
+            try:
+                trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+            except out_of_memory() as exc:
+                raise TrainingError(
+                    f"out of memory: {exc}. Lower cutoff_len or lora_rank, or pick a smaller hardware profile."
+                ) from exc
+            state = trainer.state
+            interrupted = stop.is_set() and state.global_step < state.max_steps
+            final_eval = None
+            if eval_rows and eval_rows.rows and not interrupted:
+                last = next((e for e in reversed(state.log_history) if "eval_loss" in e), None)
+                at_end = last is not None and last["step"] == state.global_step
+                final_eval = float(last["eval_loss"] if at_end else trainer.evaluate()["eval_loss"])
+            model.save_pretrained(str(adapter_dir))
+            result = TrainResult(
+                adapter_dir=adapter_dir,
+                steps=state.global_step,
+                interrupted=interrupted,
+                train_loss=[(e["step"], float(e["loss"])) for e in state.log_history if "loss" in e],
+                eval_loss=[(e["step"], float(e["eval_loss"])) for e in state.log_history if "eval_loss" in e],
+                final_eval_loss=final_eval,
+                total_steps=state.max_steps,
+                dropped_rows=dropped,
+                notes=notes,
             )
-        )
-        return result
+            _write_json(adapter_dir / "training_log.json", _log(request, trainer, result, time.time() - started))
+            report(
+                TrainProgress(
+                    state.global_step,
+                    state.max_steps,
+                    epoch=float(state.epoch or 0),
+                    eval_loss=final_eval,
+                    message=("interrupted; " if interrupted else "done; ") + f"adapter saved to {adapter_dir}",
+                )
+            )
+            return result
 
 
 # --- steps of a run ----------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ before any run over a dirty model and after every run; and only one LoRA is ever
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
 import json
@@ -32,7 +33,7 @@ from discord_echo.hosts import ProgressCallback, TrainProgress, TrainRequest, Tr
 from discord_echo.hosts.chat_data import chat_template_for, read_chat_rows, tokenize_rows
 from discord_echo.hosts.webui_trainer import HOST, Run, error_text, map_do_train_args, signature_flavour
 from discord_echo.profiles import TrainSettings, plan_hardware
-from discord_echo.safe_files import FileExistsRefusedError, contained_path, validate_name
+from discord_echo.safe_files import FileExistsRefusedError, contained_path, replacing_folder, validate_name
 from discord_echo.ui import TabContext
 from discord_echo.webui_params import read_config
 
@@ -286,28 +287,28 @@ class WebuiHost:
             report(TrainProgress(0, 0, message=note))
         if stop.is_set():
             return TrainResult(adapter_dir, steps=0, interrupted=True, notes=notes)
-        if request.overwrite and not request.resume and adapter_dir.is_dir():
-            # Asked for, done only now that all checks passed: the webui overwrites files in place and would
-            # leave an older run's checkpoint-* folders beside the new ones.
-            shutil.rmtree(adapter_dir)
-        run = Run(training, settings.grad_accum, report, tokens / max(rows, 1) * settings.micro_batch_size)
-        training.train_log.clear()  # module-level, never cleared by the webui: old losses would leak in
-        template = getattr(shared.tokenizer, "chat_template", None)
-        try:
-            last = run.consume(training.do_train(**mapped), stop)
-        except (ValueError, RuntimeError, OSError) as exc:  # raised, not yielded: e.g. TrainingArguments checks
-            raise TrainingError(f"the webui trainer failed: {exc}") from exc
-        finally:
-            # After a run the model is peft-wrapped (dirty) and a failed run may have swapped the tokenizer's
-            # template: reload, so the webui never stays with a broken model (or none).
-            if (
-                shared.model_dirty_from_training
-                or shared.model is None
-                or (getattr(shared.tokenizer, "chat_template", None) != template)
-            ):
-                reload_base_model()
-        if last.kind not in ("done", "interrupted"):
-            raise TrainingError(f"the webui trainer stopped: {error_text(last.text)}")
+        # Asked for, done only now that all checks passed (the webui overwrites files in place and would
+        # leave an older run's checkpoint-* folders beside the new ones); the old LoRA comes back on failure.
+        replace_old = request.overwrite and not request.resume and adapter_dir.is_dir()
+        with replacing_folder(adapter_dir) if replace_old else contextlib.nullcontext():
+            run = Run(training, settings.grad_accum, report, tokens / max(rows, 1) * settings.micro_batch_size)
+            training.train_log.clear()  # module-level, never cleared by the webui: old losses would leak in
+            template = getattr(shared.tokenizer, "chat_template", None)
+            try:
+                last = run.consume(training.do_train(**mapped), stop)
+            except (ValueError, RuntimeError, OSError) as exc:  # raised, not yielded: e.g. TrainingArguments checks
+                raise TrainingError(f"the webui trainer failed: {exc}") from exc
+            finally:
+                # After a run the model is peft-wrapped (dirty) and a failed run may have swapped the tokenizer's
+                # template: reload, so the webui never stays with a broken model (or none).
+                if (
+                    shared.model_dirty_from_training
+                    or shared.model is None
+                    or (getattr(shared.tokenizer, "chat_template", None) != template)
+                ):
+                    reload_base_model()
+            if last.kind not in ("done", "interrupted"):
+                raise TrainingError(f"the webui trainer stopped: {error_text(last.text)}")
         if (adapter_dir / "adapter_config.json").is_file():
             apply_lora(request.lora_name)
         if settings.save_total_limit and prune_checkpoints(adapter_dir, settings.save_total_limit):
