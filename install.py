@@ -34,13 +34,32 @@ def _run(cmd: list[str], **kwargs) -> None:
     subprocess.run([str(c) for c in cmd], check=True, **kwargs)
 
 
-def setup_standalone(extras: str) -> Path:
-    """Create (or update) .venv and install this package editable with ``extras``."""
-    python = _venv_python()
+def _has_pip(python: Path) -> bool:
     if not python.exists():
+        return False
+    return subprocess.run([str(python), "-m", "pip", "--version"], capture_output=True).returncode == 0
+
+
+def setup_standalone(extras: str) -> Path:
+    """Create (or repair, or update) .venv and install this package editable with ``extras``."""
+    python = _venv_python()
+    if not _has_pip(python):
+        # Also repairs a .venv left half-made by an earlier failed attempt (no pip inside).
         print(f"Creating {VENV}", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
-    _run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f"{ROOT}[{extras}]"])
+        try:
+            venv.EnvBuilder(with_pip=True, clear=python.exists()).create(VENV)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise SystemExit(
+                f"Could not create {VENV} ({exc}).\n"
+                "On Debian/Ubuntu install the venv module first: sudo apt install python3-venv"
+            ) from None
+    try:
+        _run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f"{ROOT}[{extras}]"])
+    except subprocess.CalledProcessError:
+        raise SystemExit(
+            "Installing the requirements failed (pip's message is above). Check your network and disk space, "
+            "then run this command again; it picks up where it stopped."
+        ) from None
     return python
 
 
@@ -110,7 +129,13 @@ def install_into_webui(webui: Path, python_arg: str | None, copy: bool) -> None:
     else:
         print(f"{target} already links to this checkout.")
     requirements = EXTENSION / "requirements.txt"
-    _run([python, "-m", "pip", "install", "--disable-pip-version-check", "-r", requirements])
+    try:
+        _run([python, "-m", "pip", "install", "--disable-pip-version-check", "-r", requirements])
+    except (OSError, subprocess.CalledProcessError):
+        raise SystemExit(
+            f"Installing {requirements.name} into {python} failed (see above). The extension folder is in place; "
+            f"run this again, or install it yourself: {python} -m pip install -r {requirements}"
+        ) from None
     start = "start_windows.bat" if os.name == "nt" else "./start_linux.sh"
     print("\nDone. Start the webui with the extension enabled:")
     print(f"  cd {webui} && {start} --extensions discord_echo")

@@ -77,6 +77,12 @@ def contained_path(folder: Path, name: str) -> Path:
     return path
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def atomic_write(path: Path, write: Callable[[IO[str]], None], overwrite: bool = False) -> None:
     """Write text through ``write(file)`` into ``path`` atomically.
 
@@ -88,6 +94,8 @@ def atomic_write(path: Path, write: Callable[[IO[str]], None], overwrite: bool =
         raise FileExistsRefusedError(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # mkstemp makes the file private (0600); a webui running as another user (Docker) must read it.
+    os.chmod(tmp, 0o666 & ~_umask())
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             write(handle)
