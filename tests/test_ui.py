@@ -52,7 +52,7 @@ def test_read_preview_write(tab, tmp_path):
     alex = next(value for label, value in choices if label.startswith("alex"))
     assert out[c["timeline"]]["messages"].sum() == 376
 
-    preview = tab.on_preview(out[c["paths"]], [alex], c["model"].value, "Chat Template", *_values(tab))
+    preview = tab.on_preview(out[c["paths"]], [alex], c["model"].value, "Chat Template", None, *_values(tab))
     assert "training samples ready" in preview[c["status"]]
     assert "<mark" in preview[c["preview"]] and "&lt;|im_start|&gt;assistant" in preview[c["preview"]]
     assert "alex" in preview[c["report"]]
@@ -75,12 +75,13 @@ def test_errors_become_messages_not_tracebacks(tab, tmp_path):
     out = tab.on_read([str(bad)], "")
     assert "bad.json" in out[c["summary"]]  # the file's own error, shown in its summary
     assert (
-        "pick which author is you" in tab.on_preview([str(SAMPLE)], [], "", "Chat Template", *_values(tab))[c["status"]]
+        "pick which author is you"
+        in tab.on_preview([str(SAMPLE)], [], "", "Chat Template", None, *_values(tab))[c["status"]]
     )
     values = _values(tab)
     names = [n for stage in tab.forms.values() for n in stage]
     values[names.index("gap_minutes")] = 0
-    failed = tab.on_preview([str(SAMPLE)], ["alex"], "", "Chat Template", *values)
+    failed = tab.on_preview([str(SAMPLE)], ["alex"], "", "Chat Template", None, *values)
     assert "gap_minutes=0: must be positive" in failed[c["status"]]
     assert "preview the samples first" in tab.on_write(None, "x", False)[c["status"]]
 
@@ -120,7 +121,9 @@ def test_train_from_the_tab_streams_progress_and_saves_the_lora(tab):
     """The whole road in the tab on the bundled sample and the demo model (tiny, built locally)."""
     c, panel = tab.c, tab.train_panel
     out = tab.on_read([str(SAMPLE)], "")
-    preview = tab.on_preview(out[c["paths"]], ["400000000000000001"], c["model"].value, "Chat Template", *_values(tab))
+    preview = tab.on_preview(
+        out[c["paths"]], ["400000000000000001"], c["model"].value, "Chat Template", None, *_values(tab)
+    )
     tab.on_write(preview[c["result"]], "ui-echo", False)
     settings = dict(zip(panel.settings_widgets, panel.on_profile("CPU (no GPU)")[:-1], strict=True))
     settings.update(epochs=2, learning_rate=0.01, save_steps=0, eval_steps=5)
@@ -183,7 +186,9 @@ def test_a_run_outlives_its_browser_tab_and_blocks_a_second_one(tab):
 
     c, panel = tab.c, tab.train_panel
     read = tab.on_read([str(SAMPLE)], "")
-    preview = tab.on_preview(read[c["paths"]], ["400000000000000001"], c["model"].value, "Chat Template", *_values(tab))
+    preview = tab.on_preview(
+        read[c["paths"]], ["400000000000000001"], c["model"].value, "Chat Template", None, *_values(tab)
+    )
     tab.on_write(preview[c["result"]], "orphan", False)
     settings = dict(zip(panel.settings_widgets, panel.on_profile("Tiny demo model (CPU)")[:-1], strict=True))
     settings.update(epochs=20)

@@ -31,7 +31,7 @@ def trained_tab(tmp_path_factory):
     c, panel = tab.c, tab.train_panel
     read = tab.on_read([str(SAMPLE)], "")
     forms = [w.value for stage in tab.forms.values() for w in stage.values()]
-    preview = tab.on_preview(read[c["paths"]], ["400000000000000001"], c["model"].value, "Chat Template", *forms)
+    preview = tab.on_preview(read[c["paths"]], ["400000000000000001"], c["model"].value, "Chat Template", None, *forms)
     tab.on_write(preview[c["result"]], "cmp-echo", False)
     settings = dict(zip(panel.settings_widgets, panel.on_profile("CPU (no GPU)")[:-1], strict=True))
     settings.update(epochs=4, learning_rate=0.02, save_steps=0, eval_steps=50)

@@ -260,7 +260,8 @@ class EchoTab:
         return BuildSettings(read=self.context.read_config, **configs)
 
     @guarded()
-    def on_preview(self, paths, me, model, template, *values, progress=_PROGRESS):
+    def on_preview(self, paths, me, model, template, progress=_PROGRESS, *values):
+        # progress sits before *values: gradio injects gr.Progress only into positional parameters.
         import pandas as pd
 
         from discord_echo.chat_templates import load_renderer
