@@ -66,9 +66,11 @@ def build_app(context: TabContext):
     return demo
 
 
-def run_app(user_data: Path = DEFAULT_DATA, port: int = 7861, share: bool = False) -> None:
+def run_app(
+    user_data: Path = DEFAULT_DATA, port: int = 7861, share: bool = False, read_config: ReadConfig | None = None
+) -> None:
     """Build and serve the app until interrupted."""
-    context = make_context(user_data)
+    context = make_context(user_data, read_config)
     demo = build_app(context)
     print(f"Discord Echo: data folder {context.user_data}")
     demo.queue().launch(server_name="127.0.0.1", server_port=port, share=share, inbrowser=False)

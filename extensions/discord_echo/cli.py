@@ -150,7 +150,7 @@ def cmd_app(args: argparse.Namespace) -> int:
 
     from discord_echo.app import run_app
 
-    run_app(Path(args.user_data), port=args.port)
+    run_app(Path(args.user_data), port=args.port, read_config=_read_config(args))
     return 0
 
 
@@ -261,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     app = commands.add_parser("app", help="Open the Discord Echo tab in a browser, without the webui.")
     app.add_argument("--user-data", default="data/user_data", help="Data folder (laid out like the webui's).")
     app.add_argument("--port", type=int, default=7861, help="Port on 127.0.0.1.")
+    _add_read_options(app)
     app.set_defaults(run=cmd_app)
     return parser
 
