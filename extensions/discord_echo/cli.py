@@ -16,6 +16,7 @@ from discord_echo.conversations import ConversationConfig
 from discord_echo.dataset_builder import DatasetConfig
 from discord_echo.errors import EchoError
 from discord_echo.inspection import FileSummary, inspect_exports
+from discord_echo.privacy import PrivacyConfig
 
 # Extra spellings of generated flags (the issue's `--cutoff N`).
 FLAG_ALIASES = {"cutoff_len": ("--cutoff",)}
@@ -104,6 +105,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     settings = BuildSettings(
         read=_read_config(args),
         conversations=ConversationConfig(gap_minutes=args.gap_minutes, burst_minutes=args.burst_minutes),
+        privacy=PrivacyConfig(url=args.url, names=args.names, phone_region=args.phone_region),
         dataset=DatasetConfig(
             context_turns=args.context_turns,
             cutoff_len=args.cutoff_len,
@@ -254,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_field_flags(build, DatasetConfig, ["cutoff_len", "context_turns", "eval_fraction", "persona"])
     add_field_flags(build, ConversationConfig, ["gap_minutes", "burst_minutes"])
+    add_field_flags(build, PrivacyConfig, ["url", "names", "phone_region"])
     _add_read_options(build)
     build.set_defaults(run=cmd_build)
     _add_train_parser(commands)
