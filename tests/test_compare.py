@@ -216,3 +216,18 @@ def test_padding_in_batches_does_not_change_the_score(echo):
     one, four = echo["cmp"].score(held_out, True, batch_size=1), echo["cmp"].score(held_out, True, batch_size=4)
     assert one.tokens == four.tokens > 0
     assert one.nll == pytest.approx(four.nll, rel=1e-4)
+
+
+def test_comparing_on_a_gpu_loads_the_base_in_4bit_like_training():
+    """The CUDA path cannot run here (no GPU): only which loading arguments are chosen is checked."""
+    import torch
+
+    from discord_echo.adapter_loading import compare_load_kwargs
+
+    assert compare_load_kwargs(cuda=False, bitsandbytes=False, bf16=False) == {"dtype": torch.float32}
+    gpu = compare_load_kwargs(cuda=True, bitsandbytes=True, bf16=True)
+    quant = gpu["quantization_config"]
+    assert quant.load_in_4bit and quant.bnb_4bit_quant_type == "nf4" and quant.bnb_4bit_use_double_quant
+    assert gpu["dtype"] == torch.bfloat16 and gpu["device_map"] == {"": 0}
+    no_bnb = compare_load_kwargs(cuda=True, bitsandbytes=False, bf16=False)
+    assert "quantization_config" not in no_bnb and no_bnb["dtype"] == torch.float16

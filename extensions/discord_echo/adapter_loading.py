@@ -78,14 +78,37 @@ def load_tokenizer(base: str | Path) -> Any:
     return tokenizer
 
 
-def load_base_model(base: str | Path) -> Any:
-    """The base model, unquantised, in eval-ready dtype on the GPU if there is one."""
+def compare_load_kwargs(cuda: bool, bitsandbytes: bool, bf16: bool, settings: Any = None) -> dict[str, Any]:
+    """``from_pretrained`` arguments for comparing: 4-bit like training on a CUDA GPU with bitsandbytes.
+
+    Unquantised bf16 would need ~16 GB for an 8B model: on the 8 GB cards the profiles target, the
+    comparison loads the base the way the profile trained it (nf4, double quant). On a CPU: float32.
+    """
+    import torch
+
+    from discord_echo.hosts.standalone import model_load_kwargs
+    from discord_echo.profiles import DEFAULT_PROFILE, plan_hardware, profile
+
+    if not cuda:
+        return {"dtype": torch.float32}
+    plan = plan_hardware(settings or profile(DEFAULT_PROFILE), cuda=True, bitsandbytes=bitsandbytes, bf16=bf16)
+    return model_load_kwargs(settings or profile(DEFAULT_PROFILE), plan)
+
+
+def load_base_model(base: str | Path, settings: Any = None) -> Any:
+    """The base model, on the GPU in the profile's 4-bit form if there is one, else float32 on the CPU."""
+    import importlib.util
+
     import torch
     from transformers import AutoModelForCausalLM
 
-    kwargs: dict[str, Any] = {"dtype": torch.float32}
-    if torch.cuda.is_available():
-        kwargs = {"dtype": torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16, "device_map": {"": 0}}
+    cuda = torch.cuda.is_available()
+    kwargs = compare_load_kwargs(
+        cuda,
+        bitsandbytes=importlib.util.find_spec("bitsandbytes") is not None,
+        bf16=cuda and torch.cuda.is_bf16_supported(),
+        settings=settings,
+    )
     try:
         return AutoModelForCausalLM.from_pretrained(str(base), local_files_only=_local(base), **kwargs)
     except (OSError, ValueError) as exc:
