@@ -220,3 +220,12 @@ def test_pseudonyms_reach_persona_prefixes_and_quotes_too(export):
     text = json.dumps([s.messages for s in result.train + result.held_out])
     assert "Sam" not in text and "sam.writes" not in text
     assert "Person1" in result.system_prompt and "Person1: " in text
+
+
+def test_the_report_records_tokenizer_and_template_as_fields(export, tokenizer, tmp_path):
+    settings = BuildSettings()
+    exact = build_dataset([export], ["alex"], settings, load_renderer(tokenizer))
+    meta = json.loads(write_build(exact, settings, tmp_path, "with-tok").sidecar.read_text())
+    assert (meta["report"]["tokenizer"], meta["report"]["template"]) == (str(tokenizer), "Chat Template")
+    estimated = build_dataset([export], ["alex"], settings, load_renderer())
+    assert (estimated.report()["tokenizer"], estimated.report()["template"]) == (None, None)

@@ -131,6 +131,9 @@ class ChatRenderer:
         self.template_label = template_label
         self.description = description
         self.exact = tokenizer is not None
+        # What the build used, recorded as fields in the dataset's report (set by load_renderer).
+        self.tokenizer_folder: str | None = None
+        self.template_name: str | None = None  # None: built-in ChatML
 
     def render(self, messages: Sequence[Message]) -> str:
         """The exact text the trainer tokenizes for this row (no generation prompt)."""
@@ -319,17 +322,21 @@ def load_renderer(
                 )
 
         name = template if named else CHAT_TEMPLATE
-        return ChatRenderer(render_hf, label, f"tokenizer {folder}, template {name}", tok, template_text)
+        renderer = ChatRenderer(render_hf, label, f"tokenizer {folder}, template {name}", tok, template_text)
+        renderer.tokenizer_folder, renderer.template_name = str(folder), name
+        return renderer
     if template == CHAT_TEMPLATE:
         raise ConfigError("template", template, "the model's own chat template needs a tokenizer folder")
     if template_text is not None:
         label = repr(template)
         compiled = compile_template(template_text, label)
-        return ChatRenderer(
+        renderer = ChatRenderer(
             lambda messages, gen: render_template(compiled, label, messages, gen),
             label,
             f"template {template}; estimate: ~{ESTIMATE_LETTERS_PER_TOKEN} letters/token, no tokenizer given",
         )
+        renderer.template_name = template
+        return renderer
     return ChatRenderer(
         _render_builtin_chatml,
         "ChatML (built-in)",

@@ -267,14 +267,18 @@ _DESCRIPTION = re.compile(r"^(?:tokenizer (?P<tokenizer>.+), )?template (?P<temp
 def build_template(sidecar: Path) -> tuple[str | None, str | None] | None:
     """``(tokenizer folder, template name)`` a dataset build rendered with, from its sidecar; None if unknown.
 
-    Parsed from ``report.renderer`` (chat_templates ``ChatRenderer.description``), the only place the
-    sidecar records it. ``(None, None)`` is the built-in ChatML without a tokenizer.
+    Read from ``report.tokenizer``/``report.template``; sidecars written before those fields existed
+    are parsed from ``report.renderer`` (``ChatRenderer.description``). ``(None, None)`` is the built-in
+    ChatML without a tokenizer.
     """
     try:
         info = json.loads(Path(sidecar).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    description = str(info.get("report", {}).get("renderer", "")) if isinstance(info, dict) else ""
+    report = info.get("report", {}) if isinstance(info, dict) else {}
+    if isinstance(report, dict) and ("tokenizer" in report or "template" in report):
+        return report.get("tokenizer"), report.get("template")  # recorded as fields since 2026-11-25
+    description = str(report.get("renderer", "")) if isinstance(report, dict) else ""
     match = _DESCRIPTION.match(description)
     if match is None:
         return None

@@ -64,6 +64,8 @@ class BuildResult:
     samples: dict
     renderer: str
     authors: list[dict] = field(default_factory=list)
+    tokenizer: str | None = None  # the tokenizer folder samples were counted with (None: estimated)
+    template: str | None = None  # "Chat Template", a webui template name, or None for built-in ChatML
 
     def report(self) -> dict:
         """The build report: counts that add up, stage by stage."""
@@ -83,6 +85,8 @@ class BuildResult:
             "held_out_conversations": self.eval_conversations,
             "samples": {**self.samples, "train": len(self.train), "eval": len(self.held_out)},
             "renderer": self.renderer,
+            "tokenizer": self.tokenizer,
+            "template": self.template,
             "system_prompt": self.system_prompt,
         }
 
@@ -165,6 +169,8 @@ def build_dataset(
         samples=builder.report.to_dict(),
         renderer=renderer.description,
         authors=authors,
+        tokenizer=getattr(renderer, "tokenizer_folder", None),
+        template=getattr(renderer, "template_name", None),
     )
 
 
