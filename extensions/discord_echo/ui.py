@@ -226,19 +226,21 @@ class EchoTab:
             raise EchoError("add export files or a folder first")
         months: Counter[str] = Counter()
         authors: Counter = Counter()
+        read = 0
 
         def observe(message) -> None:
+            nonlocal read
+            read += 1
             months[f"{message.timestamp:%Y-%m}"] += 1
             authors[message.author] += 1
-            if progress is not None and sum(months.values()) % 20_000 == 0:
-                progress(None, desc=f"{sum(months.values()):,} messages read")
+            if progress is not None and read % 20_000 == 0:
+                progress(None, desc=f"{read:,} messages read")
 
         summaries = inspect_exports(paths, self.context.read_config, observe)
         people = participants_from_counts(authors)
         rows = [[p.label, ", ".join(sorted(p.ids)), p.count, "yes" if p.is_bot else ""] for p in people]
         choices = [(f"{p.label} · {p.count:,} messages", p.key) for p in people if not p.is_bot]
         timeline = pd.DataFrame(sorted(months.items()), columns=["month", "messages"])
-        read = sum(s.messages for s in summaries)
         status = f"Read {read:,} messages from {len(summaries)} file(s). Now pick who you are."
         return {
             self.c["status"]: status,
