@@ -34,6 +34,11 @@ def _kind(annotation: Any) -> tuple[str, tuple]:
     return "str", ()
 
 
+def widget_value(value: Any) -> Any:
+    """A config value as its widget shows it: tuples (channel lists, module names) as ``a, b``."""
+    return ", ".join(value) if isinstance(value, tuple) else value
+
+
 def widgets_for(cls: type, prefix: str, skip: tuple[str, ...] = (), values: Any = None) -> dict[str, Any]:
     """One gradio component per field of ``cls`` (name -> component), inside the current layout.
 
@@ -66,7 +71,7 @@ def widgets_for(cls: type, prefix: str, skip: tuple[str, ...] = (), values: Any 
             value = default if default is not None else 0
             widgets[f.name] = gr.Number(value=value, precision=0 if kind == "int" else None, **common)
         elif kind == "list":
-            widgets[f.name] = gr.Textbox(value=", ".join(default), **common)
+            widgets[f.name] = gr.Textbox(value=widget_value(tuple(default)), **common)
         else:
             widgets[f.name] = gr.Textbox(value="" if default is None else str(default), **common)
     return widgets

@@ -22,7 +22,7 @@ from discord_echo.chat_templates import CHAT_TEMPLATE
 from discord_echo.errors import EchoError
 from discord_echo.hosts import TrainProgress, TrainResult
 from discord_echo.profiles import DEFAULT_PROFILE, PROFILES, TrainSettings
-from discord_echo.ui_forms import config_from, widgets_for
+from discord_echo.ui_forms import config_from, widget_value, widgets_for
 from discord_echo.ui_render import error_html
 
 log = logging.getLogger("discord_echo")
@@ -176,7 +176,7 @@ class TrainPanel:
     def on_profile(self, name: str) -> list:
         self._profile_name = name if name in PROFILES else DEFAULT_PROFILE
         settings = PROFILES.get(name, PROFILES[DEFAULT_PROFILE])
-        return [_widget_value(getattr(settings, field)) for field in self.settings_widgets] + [settings.cutoff_len]
+        return [widget_value(getattr(settings, field)) for field in self.settings_widgets] + [settings.cutoff_len]
 
     def on_check(self, model, profile_name, *values):
         try:
@@ -297,9 +297,3 @@ def _points(seen: list[TrainProgress]) -> list[tuple[int, float, str]]:
     points = [(p.step, p.loss, "train") for p in seen if p.loss is not None]
     points += [(p.step, p.eval_loss, "held-out") for p in seen if p.eval_loss is not None]
     return points
-
-
-def _widget_value(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return ", ".join(value)
-    return value
