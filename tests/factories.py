@@ -35,3 +35,25 @@ class Chat:
         )
         self.messages.append(message)
         return message
+
+
+# --- the tab, driven the way gradio calls its handlers ---------------------------------------------------
+
+ALEX_ID = "400000000000000001"  # "alex" in samples/alex_and_sam.json
+
+
+def write_dataset_in_tab(tab, export, name: str) -> None:
+    """Read ``export``, preview with alex as me and the forms' values, write dataset ``name``."""
+    c = tab.c
+    read = tab.on_read([str(export)], "")
+    forms = [w.value for stage in tab.forms.values() for w in stage.values()]
+    preview = tab.on_preview(read[c["paths"]], [ALEX_ID], c["model"].value, "Chat Template", None, *forms)
+    written = tab.on_write(preview[c["result"]], name, False)
+    assert f"Wrote {name}.json" in written[c["status"]], written
+
+
+def profile_values(panel, profile: str, **changes) -> list:
+    """The Train section's settings values for ``profile``, with some fields changed."""
+    settings = dict(zip(panel.settings_widgets, panel.on_profile(profile)[:-1], strict=True))
+    settings.update(changes)
+    return list(settings.values())

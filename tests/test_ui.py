@@ -9,6 +9,8 @@ import pytest
 
 pytest.importorskip("gradio")
 
+from factories import profile_values, write_dataset_in_tab  # noqa: E402
+
 from discord_echo.app import build_app, make_context  # noqa: E402
 from discord_echo.ui import EchoTab, TabContext  # noqa: E402
 
@@ -120,16 +122,9 @@ def test_multi_user_mode_disables_training_and_character_files(tmp_path):
 def test_train_from_the_tab_streams_progress_and_saves_the_lora(tab):
     """The whole road in the tab on the bundled sample and the demo model (tiny, built locally)."""
     c, panel = tab.c, tab.train_panel
-    out = tab.on_read([str(SAMPLE)], "")
-    preview = tab.on_preview(
-        out[c["paths"]], ["400000000000000001"], c["model"].value, "Chat Template", None, *_values(tab)
-    )
-    tab.on_write(preview[c["result"]], "ui-echo", False)
-    settings = dict(zip(panel.settings_widgets, panel.on_profile("CPU (no GPU)")[:-1], strict=True))
-    settings.update(epochs=2, learning_rate=0.01, save_steps=0, eval_steps=5)
-    updates = list(
-        panel.on_train(c["model"].value, "ui-echo", "ui-lora", "Chat Template", False, False, *settings.values())
-    )
+    write_dataset_in_tab(tab, SAMPLE, "ui-echo")
+    values = profile_values(panel, "CPU (no GPU)", epochs=2, learning_rate=0.01, save_steps=0, eval_steps=5)
+    updates = list(panel.on_train(c["model"].value, "ui-echo", "ui-lora", "Chat Template", False, False, *values))
     texts = [html for html, _ in updates]
     assert "Done. Saved" in texts[-1], texts[-1]
     assert any("step " in t and " left" in t for t in texts[:-1])  # progress streamed while it ran
@@ -138,9 +133,7 @@ def test_train_from_the_tab_streams_progress_and_saves_the_lora(tab):
     adapter = tab.context.loras_dir / "ui-lora"
     assert (adapter / "adapter_model.safetensors").is_file() and (adapter / "training_log.json").is_file()
     # Training again under the same name is refused without the checkbox: the LoRA is kept.
-    again = list(
-        panel.on_train(c["model"].value, "ui-echo", "ui-lora", "Chat Template", False, False, *settings.values())
-    )
+    again = list(panel.on_train(c["model"].value, "ui-echo", "ui-lora", "Chat Template", False, False, *values))
     assert "already exists" in again[-1][0]
 
 
@@ -185,20 +178,13 @@ def test_a_run_outlives_its_browser_tab_and_blocks_a_second_one(tab):
     import time
 
     c, panel = tab.c, tab.train_panel
-    read = tab.on_read([str(SAMPLE)], "")
-    preview = tab.on_preview(
-        read[c["paths"]], ["400000000000000001"], c["model"].value, "Chat Template", None, *_values(tab)
-    )
-    tab.on_write(preview[c["result"]], "orphan", False)
-    settings = dict(zip(panel.settings_widgets, panel.on_profile("Tiny demo model (CPU)")[:-1], strict=True))
-    settings.update(epochs=20)
-    run = panel.on_train(c["model"].value, "orphan", "orphan-lora", "Chat Template", False, False, *settings.values())
+    write_dataset_in_tab(tab, SAMPLE, "orphan")
+    values = profile_values(panel, "Tiny demo model (CPU)", epochs=20)
+    run = panel.on_train(c["model"].value, "orphan", "orphan-lora", "Chat Template", False, False, *values)
     next(run)
     run.close()  # the browser went away
     assert panel.training
-    second = list(
-        panel.on_train(c["model"].value, "orphan", "other", "Chat Template", False, False, *settings.values())
-    )
+    second = list(panel.on_train(c["model"].value, "orphan", "other", "Chat Template", False, False, *values))
     assert "already going" in second[-1][0]
     assert "Stopping after the current step" in panel.on_stop()  # Interrupt still reaches the orphaned run
     deadline = time.monotonic() + 120

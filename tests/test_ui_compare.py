@@ -8,6 +8,8 @@ import pytest
 
 pytest.importorskip("gradio")
 
+from factories import profile_values, write_dataset_in_tab  # noqa: E402
+
 from discord_echo.app import make_context  # noqa: E402
 from discord_echo.characters import read_character  # noqa: E402
 from discord_echo.ui import EchoTab  # noqa: E402
@@ -29,15 +31,9 @@ def trained_tab(tmp_path_factory):
         tab = EchoTab(context)
         tab.build()
     c, panel = tab.c, tab.train_panel
-    read = tab.on_read([str(SAMPLE)], "")
-    forms = [w.value for stage in tab.forms.values() for w in stage.values()]
-    preview = tab.on_preview(read[c["paths"]], ["400000000000000001"], c["model"].value, "Chat Template", None, *forms)
-    tab.on_write(preview[c["result"]], "cmp-echo", False)
-    settings = dict(zip(panel.settings_widgets, panel.on_profile("CPU (no GPU)")[:-1], strict=True))
-    settings.update(epochs=4, learning_rate=0.02, save_steps=0, eval_steps=50)
-    updates = list(
-        panel.on_train(c["model"].value, "cmp-echo", "cmp-lora", "Chat Template", False, False, *settings.values())
-    )
+    write_dataset_in_tab(tab, SAMPLE, "cmp-echo")
+    values = profile_values(panel, "CPU (no GPU)", epochs=4, learning_rate=0.02, save_steps=0, eval_steps=50)
+    updates = list(panel.on_train(c["model"].value, "cmp-echo", "cmp-lora", "Chat Template", False, False, *values))
     assert "Done. Saved" in updates[-1][0], updates[-1][0]
     return tab
 
@@ -120,8 +116,7 @@ def test_retraining_under_the_same_name_makes_compare_load_the_new_adapter(train
     model = tab.c["model"].value
     first = cp.comparer(model, "cmp-lora", "Chat Template")
     assert cp.comparer(model, "cmp-lora", "Chat Template") is first  # cached while nothing changed
-    settings = dict(zip(panel.settings_widgets, panel.on_profile("Tiny demo model (CPU)")[:-1], strict=True))
-    settings.update(epochs=1)
-    updates = list(panel.on_train(model, "cmp-echo", "cmp-lora", "Chat Template", False, True, *settings.values()))
+    values = profile_values(panel, "Tiny demo model (CPU)", epochs=1)
+    updates = list(panel.on_train(model, "cmp-echo", "cmp-lora", "Chat Template", False, True, *values))
     assert "Done. Saved" in updates[-1][0]
     assert cp.comparer(model, "cmp-lora", "Chat Template") is not first
