@@ -31,9 +31,9 @@ sys.path[:0] = [str(ROOT / "samples"), str(ROOT / "tests")]
 import make_sample  # noqa: E402
 from tiny_models import build_tiny_tokenizer  # noqa: E402
 
-from discord_echo.chat_templates import load_renderer  # noqa: E402
-from discord_echo.dataset_builder import DatasetConfig  # noqa: E402
-from discord_echo.pipeline import BuildSettings, build_dataset  # noqa: E402
+from discord_echo.dataset.pipeline import BuildSettings, build_dataset  # noqa: E402
+from discord_echo.dataset.samples import DatasetConfig  # noqa: E402
+from discord_echo.templates.chat import load_renderer  # noqa: E402
 
 
 def naive_pairs(path: Path, me: str) -> list[dict]:

@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from discord_echo.adapter_loading import reload_seconds
-from discord_echo.compare import Comparer, switch_seconds
+from discord_echo.evaluate.comparer import Comparer, switch_seconds
+from discord_echo.evaluate.model_loading import reload_seconds
 
 MESSAGES = [
     {"role": "system", "content": "You are alex, chatting on Discord with Sam. Reply the way alex writes."},
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.model:
             model, adapter = args.model, args.adapter
         else:
-            from discord_echo.tiny_models import build_tiny_model
+            from discord_echo.train.tiny_models import build_tiny_model
 
             model = build_tiny_model(Path(tmp) / "model")
             adapter = random_adapter(model, Path(tmp) / "lora")

@@ -38,10 +38,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from discord_echo.config import ReadConfig
-from discord_echo.errors import EchoError, ExportParseError
-from discord_echo.exports import read_export, read_exports
-from discord_echo.messages import Message
+from discord_echo.core.errors import EchoError, ExportParseError
+from discord_echo.core.messages import Message
+from discord_echo.ingest.config import ReadConfig
+from discord_echo.ingest.exports import read_export, read_exports
 
 FORMATS = ("json", "csv", "txt", "html", "zip")
 MB = 1 << 20

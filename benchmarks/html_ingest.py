@@ -124,10 +124,10 @@ def write_export(path: Path, count: int) -> None:
 
 def read_once(path: Path) -> None:
     """Child process: read the export, print messages, seconds and peak RSS."""
-    from discord_echo.config import ReadConfig
-    from discord_echo.exports.base import FileReport
-    from discord_echo.exports.html_reader import read_html
-    from discord_echo.messages import Source
+    from discord_echo.core.messages import Source
+    from discord_echo.ingest.base import FileReport
+    from discord_echo.ingest.config import ReadConfig
+    from discord_echo.ingest.html_export.reader import read_html
 
     report = FileReport(str(path))
     start = time.perf_counter()

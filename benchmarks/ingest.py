@@ -198,10 +198,10 @@ def _peak_rss_mb() -> float:
 
 
 def _child_ingest(path: str) -> None:
-    from discord_echo.config import ReadConfig
-    from discord_echo.exports.base import FileReport
-    from discord_echo.exports.json_reader import read_json
-    from discord_echo.messages import Source
+    from discord_echo.core.messages import Source
+    from discord_echo.ingest.base import FileReport
+    from discord_echo.ingest.config import ReadConfig
+    from discord_echo.ingest.json_export.reader import read_json
 
     report = FileReport(path)
     start = time.perf_counter()

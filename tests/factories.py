@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from discord_echo.messages import Author, Channel, Message, Source
+from discord_echo.core.messages import Author, Channel, Message, Source
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 DM = Channel(id="900", name="sam", type="DirectTextChat", guild_id="0", guild_name="Direct Messages")

@@ -98,9 +98,9 @@ def test_the_webui_can_also_load_it_as_a_bundled_extension(tmp_path):
         "import importlib, sys\n"
         f"sys.path.insert(0, {str(tmp_path)!r})\n"
         "script = importlib.import_module('extensions.discord_echo.script')\n"
-        "import discord_echo.errors\n"
-        "print(script.params['display_name'], discord_echo.errors.EchoError.__module__)\n"
+        "import discord_echo.core.errors\n"
+        "print(script.params['display_name'], discord_echo.core.errors.EchoError.__module__)\n"
     )
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "Discord Echo discord_echo.errors"
+    assert out.stdout.strip() == "Discord Echo discord_echo.core.errors"

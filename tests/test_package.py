@@ -11,9 +11,9 @@ HEAVY = ("torch", "gradio", "transformers", "peft", "modules")
 def test_import_and_cli_help_load_no_heavy_modules():
     code = (
         "import sys, contextlib, io\n"
-        "import discord_echo, discord_echo.pipeline, discord_echo.cli\n"
+        "import discord_echo, discord_echo.dataset.pipeline, discord_echo.frontends.cli\n"
         "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
-        "    discord_echo.cli.main(['--help'])\n"
+        "    discord_echo.frontends.cli.main(['--help'])\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

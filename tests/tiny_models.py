@@ -1,6 +1,6 @@
-"""Test-side name for `discord_echo.tiny_models` (the app builds its demo model with the same code)."""
+"""Test-side name for `discord_echo.train.tiny_models` (the app builds its demo model with the same code)."""
 
-from discord_echo.tiny_models import (  # noqa: F401
+from discord_echo.train.tiny_models import (  # noqa: F401
     CHATML,
     TINY_SPECIAL_TOKENS,
     TINY_VOCAB_SIZE,

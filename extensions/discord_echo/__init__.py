@@ -23,10 +23,10 @@ if __name__ != "discord_echo" and "discord_echo" not in sys.modules:
     # every submodule resolve to this folder.
     sys.modules["discord_echo"] = sys.modules[__name__]
 
-from discord_echo.errors import EchoError  # noqa: E402
-from discord_echo.exports import read_export, read_exports  # noqa: E402
-from discord_echo.inspection import inspect_exports  # noqa: E402
-from discord_echo.messages import Author, Channel, Message  # noqa: E402
+from discord_echo.core.errors import EchoError  # noqa: E402
+from discord_echo.core.messages import Author, Channel, Message  # noqa: E402
+from discord_echo.ingest.exports import read_export, read_exports  # noqa: E402
+from discord_echo.ingest.inspection import inspect_exports  # noqa: E402
 
 __version__ = "0.1.0"
 

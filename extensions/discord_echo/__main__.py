@@ -2,6 +2,6 @@
 
 import sys
 
-from discord_echo.cli import main
+from discord_echo.frontends.cli import main
 
 sys.exit(main())

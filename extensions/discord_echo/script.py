@@ -33,14 +33,14 @@ def _load_package() -> None:
 
 _load_package()
 
-from discord_echo.webui_params import default_params  # noqa: E402
+from discord_echo.frontends.webui_params import default_params  # noqa: E402
 
 params = default_params()
 
 
 def ui() -> None:
     """Build the Discord Echo tab (called by the webui inside ``gr.Tab``)."""
-    from discord_echo.hosts.webui import tab_context
-    from discord_echo.ui import build_tab
+    from discord_echo.frontends.ui.tab import build_tab
+    from discord_echo.train.webui.host import tab_context
 
     build_tab(tab_context(params))

@@ -1,0 +1,240 @@
+"""Drop what is not the person's own words, and normalize what is left.
+
+Takes the normalized message stream and the chosen `Identity`; gives `Utterance`s (a
+message, its cleaned text, whether it is mine) and a `CleaningReport` in which every input
+message is counted exactly once: kept, or dropped for one named reason. Rules come from
+dce-formats.md §1.4/§6.9 and landscape.md §2.8: system notifications carry synthetic
+English text, bots and forwards are not the author's words, attachment- and link-only
+messages carry no style, and repeated exports of one channel would double-count.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+from discord_echo.core.errors import ConfigError
+from discord_echo.core.messages import Message
+from discord_echo.dataset.participants import Identity
+
+DROP_REASONS = (
+    "system",
+    "bot",
+    "forwarded",
+    "channel_excluded",
+    "empty",
+    "attachment_only",
+    "link_only",
+    "duplicate",
+    "near_duplicate",
+)
+
+
+@dataclass(frozen=True)
+class CleaningConfig:
+    """Which messages are kept (stage 2a)."""
+
+    drop_bots: bool = field(
+        default=True,
+        metadata={"label": "Drop bots and webhooks", "help": "Bot and webhook posts are not anyone's own writing."},
+    )
+    drop_forwards: bool = field(
+        default=True,
+        metadata={
+            "label": "Drop forwarded messages",
+            "help": "A forward's text was written by someone else (DiscordChatExporter 2.47+).",
+        },
+    )
+    attachments: Literal["drop", "placeholder"] = field(
+        default="drop",
+        metadata={
+            "label": "Attachment/sticker-only messages",
+            "help": "Drop them, or keep them as a short placeholder like [image] so replies stay in context.",
+        },
+    )
+    drop_link_only: bool = field(
+        default=True,
+        metadata={"label": "Drop link-only messages", "help": "A bare URL teaches nothing about how you write."},
+    )
+    dedupe: bool = field(
+        default=True,
+        metadata={
+            "label": "Drop duplicates",
+            "help": "The same message exported twice (overlapping exports), and one author repeating the same "
+            "text of 12+ characters within 10 minutes (re-sends, copy-pasta).",
+        },
+    )
+    include_channels: tuple[str, ...] = field(
+        default=(),
+        metadata={"label": "Only these channels", "help": "Channel names or ids to keep; empty keeps all."},
+    )
+    exclude_channels: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "label": "Skip these channels",
+            "help": "Channel names or ids to leave out (bot, counting or spam channels).",
+        },
+    )
+
+    def __post_init__(self) -> None:
+        if self.attachments not in ("drop", "placeholder"):
+            raise ConfigError("attachments", self.attachments, "must be 'drop' or 'placeholder'")
+        # Lists from JSON or the UI become tuples, so configs compare and hash equal.
+        object.__setattr__(self, "include_channels", tuple(self.include_channels))
+        object.__setattr__(self, "exclude_channels", tuple(self.exclude_channels))
+
+
+@dataclass
+class CleaningReport:
+    """Counts per rule. ``total == kept + sum(dropped.values())`` always holds."""
+
+    total: int = 0
+    kept: int = 0
+    kept_mine: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+
+    def to_dict(self) -> dict:
+        return {
+            "total": self.total,
+            "kept": self.kept,
+            "kept_mine": self.kept_mine,
+            "dropped": {r: self.dropped.get(r, 0) for r in DROP_REASONS},
+        }
+
+
+@dataclass(slots=True)
+class Utterance:
+    """A kept message with its cleaned text."""
+
+    message: Message
+    text: str
+    is_me: bool
+
+
+_URL = re.compile(r"<?https?://\S+>?")
+_RAW_USER = re.compile(r"<@!?(\d+)>")
+_RAW_ROLE = re.compile(r"<@&\d+>")
+_RAW_CHANNEL = re.compile(r"<#\d+>")
+_RAW_EMOJI = re.compile(r"<a?:(\w+):\d+>")
+_RAW_TIME = re.compile(r"<t:-?\d+(?::[tTdDfFR])?>")
+_NEAR_KEY = re.compile(r"[\W_]+")
+_NEAR_WINDOW_SECONDS = 600
+_NEAR_MIN_CHARS = 12
+
+
+def normalize_text(text: str, names_by_id: dict[str, str] | None = None) -> str:
+    """Raw Discord tokens (exports made with ``--markdown false``) in the form DCE writes by default.
+
+    ``<@123>`` -> ``@Name`` (or ``@someone``), ``<:kekw:1>`` -> ``:kekw:``, ``<#1>`` ->
+    ``#channel``, ``<@&1>`` -> ``@role``, ``<t:...>`` -> ``(a time)``. Line breaks and code
+    blocks are kept; only CRLF becomes LF and outer blank space is trimmed.
+    """
+    names_by_id = names_by_id or {}
+    if "<" in text:
+        text = _RAW_USER.sub(lambda m: "@" + names_by_id.get(m[1], "someone"), text)
+        text = _RAW_ROLE.sub("@role", text)
+        text = _RAW_CHANNEL.sub("#channel", text)
+        text = _RAW_EMOJI.sub(r":\1:", text)
+        text = _RAW_TIME.sub("(a time)", text)
+    return text.replace("\r\n", "\n").strip()
+
+
+def _channel_matches(message: Message, wanted: tuple[str, ...]) -> bool:
+    channel = message.channel
+    return any(w in (channel.id, channel.name) or w == f"#{channel.name}" for w in wanted)
+
+
+def _placeholder(message: Message) -> str:
+    if message.stickers:
+        return "[sticker]"
+    names = " ".join(message.attachments).lower()
+    if any(ext in names for ext in (".png", ".jpg", ".jpeg", ".gif", ".webp")):
+        return "[image]"
+    if any(ext in names for ext in (".mp4", ".webm", ".mov")):
+        return "[video]"
+    return "[attachment]"
+
+
+def clean(
+    messages: Iterable[Message], identity: Identity, config: CleaningConfig, report: CleaningReport
+) -> Iterator[Utterance]:
+    """Yield the messages worth keeping, counting every decision in ``report``."""
+    seen_ids: set[str] = set()
+    seen_exact: set[tuple] = set()
+    recent: dict[object, deque[tuple[float, str]]] = {}
+    names_by_id: dict[str, str] = {}
+    for message in messages:
+        report.total += 1
+        author = message.author
+        if author.id is not None:
+            names_by_id[author.id] = author.display_name
+        reason = _drop_reason(message, config)
+        text = ""
+        if reason is None:
+            text = normalize_text(message.content, names_by_id)
+            if not text:
+                if message.attachments or message.stickers:
+                    reason = "attachment_only" if config.attachments == "drop" else None
+                    text = _placeholder(message)
+                elif message.embeds == 0 or not config.drop_link_only:
+                    reason = "empty"
+                else:
+                    reason = "link_only"  # HTML hides the URL of a URL-only message (dce-formats.md §5.2)
+            elif config.drop_link_only and not _URL.sub("", text).strip():
+                reason = "link_only"
+        if reason is None and config.dedupe:
+            reason = _duplicate_reason(message, text, seen_ids, seen_exact, recent)
+        if reason is not None:
+            report.dropped[reason] += 1
+            continue
+        is_me = identity.matches(author)
+        report.kept += 1
+        report.kept_mine += is_me
+        yield Utterance(message, text, is_me)
+
+
+def _drop_reason(message: Message, config: CleaningConfig) -> str | None:
+    if message.is_system:
+        return "system"
+    if config.drop_bots and message.author.is_bot:
+        return "bot"
+    if config.drop_forwards and message.is_forward:
+        return "forwarded"
+    if config.include_channels and not _channel_matches(message, config.include_channels):
+        return "channel_excluded"
+    if config.exclude_channels and _channel_matches(message, config.exclude_channels):
+        return "channel_excluded"
+    return None
+
+
+def _duplicate_reason(
+    message: Message,
+    text: str,
+    seen_ids: set[str],
+    seen_exact: set[tuple],
+    recent: dict[object, deque[tuple[float, str]]],
+) -> str | None:
+    if message.id is not None:
+        if message.id in seen_ids:
+            return "duplicate"
+        seen_ids.add(message.id)
+    else:
+        # Formats without ids (CSV, TXT): the same author, minute and text is the same message.
+        key = (message.author.name, message.timestamp.replace(second=0, microsecond=0), text)
+        if key in seen_exact:
+            return "duplicate"
+        seen_exact.add(key)
+    if len(text) < _NEAR_MIN_CHARS:
+        return None
+    near = _NEAR_KEY.sub(" ", text.casefold()).strip()
+    now = message.timestamp.timestamp()
+    history = recent.setdefault(message.author.id or message.author.name, deque())
+    while history and now - history[0][0] > _NEAR_WINDOW_SECONDS:
+        history.popleft()
+    if any(previous == near for _, previous in history):
+        return "near_duplicate"
+    history.append((now, near))
+    return None

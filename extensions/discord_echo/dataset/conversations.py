@@ -1,0 +1,148 @@
+"""From kept utterances to conversations: sessions split by silence, bursts merged into turns.
+
+Takes `Utterance`s (cleaning.py), gives `Conversation`s: per channel, in time order, a new
+conversation after ``gap_minutes`` of silence, and one author's consecutive messages within
+``burst_minutes`` of each other merged into one `Turn` (people send three short lines
+where a model would write one reply; landscape.md §2.8: every peer merges bursts).
+
+Defaults, and why: a 60-minute gap is the middle of what working peers use (30 min to 4 h;
+landscape.md §2.8) and keeps an evening's back-and-forth together while splitting
+morning and evening chats; a 5-minute burst window matches the peers that merge at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from discord_echo.core.errors import ConfigError
+from discord_echo.core.messages import Channel
+from discord_echo.dataset.cleaning import Utterance
+
+
+@dataclass(frozen=True)
+class ConversationConfig:
+    """How messages are grouped into conversations and turns (stage 2b)."""
+
+    gap_minutes: int = field(
+        default=60,
+        metadata={
+            "label": "Conversation gap (minutes)",
+            "help": "Start a new conversation after this much silence in a channel.",
+        },
+    )
+    burst_minutes: int = field(
+        default=5,
+        metadata={
+            "label": "Merge bursts within (minutes)",
+            "help": "One person's consecutive messages this close together become one turn.",
+        },
+    )
+
+    def __post_init__(self) -> None:
+        if self.gap_minutes <= 0:
+            raise ConfigError("gap_minutes", self.gap_minutes, "must be positive")
+        if self.burst_minutes < 0:
+            raise ConfigError("burst_minutes", self.burst_minutes, "must be 0 or more")
+        if self.burst_minutes > self.gap_minutes:
+            raise ConfigError("burst_minutes", self.burst_minutes, "must not exceed gap_minutes")
+
+
+@dataclass
+class Turn:
+    """One speaker's merged burst of messages."""
+
+    is_me: bool
+    speaker: str  # display name of the author
+    speaker_key: object  # author id, or name when the format has no ids
+    text: str
+    start: datetime
+    end: datetime
+    message_ids: list[str | None]
+    reply_to: str | None = None  # what the first message of the turn replied to
+    message_count: int = 1
+
+
+@dataclass
+class Conversation:
+    """One session in one channel."""
+
+    channel: Channel
+    channel_key: str
+    turns: list[Turn]
+
+    @property
+    def start(self) -> datetime:
+        return self.turns[0].start
+
+    @property
+    def speakers(self) -> set[object]:
+        return {t.speaker_key for t in self.turns}
+
+
+def channel_key(utterance: Utterance) -> str:
+    """Which messages belong to one channel: its id, else the file it came from (CSV)."""
+    channel = utterance.message.channel
+    if channel.id:
+        return channel.id
+    if channel.name:
+        return f"{channel.guild_name}/{channel.name}"
+    return utterance.message.source.path
+
+
+def build_conversations(utterances: Iterable[Utterance], config: ConversationConfig) -> list[Conversation]:
+    """Group utterances into conversations, each channel separately, sorted by start time.
+
+    A message that replies to something starts a new turn even inside a burst, so the
+    reply's target can be brought in as its context (dataset_builder does that).
+    """
+    by_channel: dict[str, list[Utterance]] = {}
+    channels: dict[str, Channel] = {}
+    for utterance in utterances:
+        key = channel_key(utterance)
+        by_channel.setdefault(key, []).append(utterance)
+        channels.setdefault(key, utterance.message.channel)
+    gap = timedelta(minutes=config.gap_minutes)
+    burst = timedelta(minutes=config.burst_minutes)
+    conversations: list[Conversation] = []
+    for key, items in by_channel.items():
+        # Exports are oldest-first, but --reverse (2.47+) and joined files may not be.
+        items.sort(key=lambda u: (u.message.timestamp, u.message.index))
+        current: list[Turn] = []
+        last_time: datetime | None = None
+        for utterance in items:
+            message = utterance.message
+            if last_time is not None and message.timestamp - last_time > gap:
+                conversations.append(Conversation(channels[key], key, current))
+                current = []
+            author_key = message.author.id or message.author.name
+            previous = current[-1] if current else None
+            if (
+                previous is not None
+                and previous.speaker_key == author_key
+                and message.timestamp - previous.end <= burst
+                and message.reply_to is None
+            ):
+                previous.text += "\n" + utterance.text
+                previous.end = message.timestamp
+                previous.message_ids.append(message.id)
+                previous.message_count += 1
+            else:
+                current.append(
+                    Turn(
+                        is_me=utterance.is_me,
+                        speaker=message.author.display_name,
+                        speaker_key=author_key,
+                        text=utterance.text,
+                        start=message.timestamp,
+                        end=message.timestamp,
+                        message_ids=[message.id],
+                        reply_to=message.reply_to,
+                    )
+                )
+            last_time = message.timestamp
+        if current:
+            conversations.append(Conversation(channels[key], key, current))
+    conversations.sort(key=lambda c: c.start)
+    return conversations

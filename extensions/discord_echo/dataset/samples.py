@@ -1,0 +1,307 @@
+"""From conversations to training samples that teach one person's voice and nothing else.
+
+Takes `Conversation`s and a chat renderer (chat_templates.py); gives `Sample`s: OpenAI
+``messages`` lists in which **me** is ``assistant`` and everyone else is ``user``, so the
+webui trainer, which masks every non-assistant token, trains only on my words
+(landscape.md §4.3: training on every speaker is the first cause of "unrelated" replies).
+
+How a conversation becomes samples:
+
+* A *segment* is everything the others said since my last turn (one ``user`` message; in
+  group chats each line is prefixed ``Name: ``) followed by my turn (``assistant``). User
+  and assistant therefore always alternate, which strict templates (Mistral) require.
+* Segments are packed in order into samples of at most ``context_turns + 1`` messages that
+  render within ``cutoff_len`` tokens. Samples never overlap, so **each of my messages is
+  trained exactly once**.
+* A segment too long on its own has its context trimmed, oldest lines first; if my reply
+  alone does not fit it is dropped and counted. Nothing is dropped silently, and no sample
+  is left for the webui trainer to drop (it drops rows over cutoff; training.py).
+* A conversation I open gets a short stand-in user turn (``opener_prompt``), since chat
+  templates and chat mode both expect the user to speak first.
+* When my turn replies to a message that is not in the sample, that message is quoted at
+  the start of the user turn, so the reply makes sense.
+* The last conversations in time (``eval_fraction`` of my turns) become the held-out set.
+"""
+
+from __future__ import annotations
+
+import string
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from discord_echo.core.errors import ConfigError
+from discord_echo.dataset.conversations import Conversation, Turn
+
+ChatMessage = dict[str, str]
+
+
+class TokenCounter(Protocol):
+    """What the builder needs of a renderer (chat_templates.ChatRenderer provides it)."""
+
+    exact: bool
+    description: str
+
+    def count_tokens(self, messages: Sequence[ChatMessage]) -> int: ...
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """How samples are shaped (stage 3)."""
+
+    context_turns: int = field(
+        default=6,
+        metadata={
+            "label": "Context turns",
+            "help": "At most this many earlier turns come before each of my replies (peers use 3-8).",
+        },
+    )
+    cutoff_len: int = field(
+        default=512,
+        metadata={
+            "label": "Cutoff length (tokens)",
+            "help": "Every sample is made to fit this; the webui trainer drops longer ones. 512 fits 8 GB.",
+        },
+    )
+    persona: bool = field(
+        default=True,
+        metadata={
+            "label": "Persona system prompt",
+            "help": "Start each sample with a system line naming you and who you talk to; "
+            "the character file for chatting uses the same line.",
+        },
+    )
+    persona_text: str = field(
+        default="",
+        metadata={
+            "label": "Persona text",
+            "help": "Your own system prompt; {me} and {others} are filled in. Empty: a default naming both.",
+        },
+    )
+    name_prefix: Literal["auto", "always", "never"] = field(
+        default="auto",
+        metadata={
+            "label": "Speaker names in user turns",
+            "help": "'auto' writes 'Name: ' before the others' lines in group chats only.",
+        },
+    )
+    opener_prompt: str = field(
+        default="(new conversation)",
+        metadata={
+            "label": "Stand-in for conversations you start",
+            "help": "User text placed before a reply that opened a conversation.",
+        },
+    )
+    eval_fraction: float = field(
+        default=0.1,
+        metadata={
+            "label": "Held-out share",
+            "help": "The latest conversations holding this share of your turns are kept out of training "
+            "and written as the evaluation dataset.",
+        },
+    )
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.context_turns <= 64:
+            raise ConfigError("context_turns", self.context_turns, "must be between 1 and 64")
+        if not 32 <= self.cutoff_len <= 32768:
+            raise ConfigError("cutoff_len", self.cutoff_len, "must be between 32 and 32768")
+        if not 0 <= self.eval_fraction < 1:
+            raise ConfigError("eval_fraction", self.eval_fraction, "must be at least 0 and below 1")
+        if self.name_prefix not in ("auto", "always", "never"):
+            raise ConfigError("name_prefix", self.name_prefix, "must be auto, always or never")
+        if not self.opener_prompt.strip():
+            raise ConfigError("opener_prompt", self.opener_prompt, "must not be empty")
+        try:
+            fields = {name for _, name, _, _ in string.Formatter().parse(self.persona_text) if name is not None}
+        except ValueError as exc:
+            raise ConfigError(
+                "persona_text", self.persona_text, f"has unbalanced braces ({exc}); write {{{{ for a brace"
+            ) from exc
+        if fields - {"me", "others"}:
+            raise ConfigError("persona_text", self.persona_text, "may only use {me} and {others} as placeholders")
+
+
+DEFAULT_PERSONA = "You are {me}, chatting on Discord with {others}. Reply the way {me} writes."
+
+
+def persona_prompt(config: DatasetConfig, me: str, others: Sequence[str]) -> str:
+    """The system line used in training (and, later, in the chat character file)."""
+    others_text = ", ".join(others[:3]) + (" and others" if len(others) > 3 else "") if others else "friends"
+    return (config.persona_text or DEFAULT_PERSONA).format(me=me, others=others_text)
+
+
+@dataclass
+class Sample:
+    """One training row plus what the report and tests need to know about it."""
+
+    messages: list[ChatMessage]
+    tokens: int
+    conversation: int  # index into the conversation list
+    my_message_ids: list[str | None]
+
+    def to_row(self) -> dict:
+        return {"messages": self.messages}
+
+
+@dataclass
+class SampleReport:
+    """Counts of what happened while shaping samples."""
+
+    conversations: int = 0
+    my_turns: int = 0
+    samples: int = 0
+    trimmed_context: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)  # reason -> my turns not trained
+    token_lengths: list[int] = field(default_factory=list)
+    exact_tokens: bool = False
+    tokenizer: str = ""
+
+    def histogram(self, bins: int = 8) -> list[tuple[int, int, int]]:
+        """``(low, high, count)`` buckets of sample lengths in tokens."""
+        if not self.token_lengths:
+            return []
+        top = max(self.token_lengths)
+        width = max(1, -(-top // bins))
+        counts = Counter(min(n // width, bins - 1) for n in self.token_lengths)
+        return [(i * width, (i + 1) * width - 1, counts.get(i, 0)) for i in range(bins)]
+
+    def to_dict(self) -> dict:
+        return {
+            "conversations": self.conversations,
+            "my_turns": self.my_turns,
+            "samples": self.samples,
+            "trimmed_context": self.trimmed_context,
+            "dropped_my_turns": dict(self.dropped),
+            "exact_tokens": self.exact_tokens,
+            "tokenizer": self.tokenizer,
+            "token_histogram": [{"low": lo, "high": hi, "count": n} for lo, hi, n in self.histogram()],
+            "max_tokens": max(self.token_lengths, default=0),
+        }
+
+
+@dataclass
+class _Segment:
+    context: list[str]  # lines of the user turn, oldest first
+    reply: Turn
+
+
+class SampleBuilder:
+    """Shapes the samples of many conversations with one renderer and one config."""
+
+    def __init__(
+        self,
+        config: DatasetConfig,
+        renderer: TokenCounter,
+        system_prompt: str | None,
+        reply_index: dict[str, tuple[str, str]] | None = None,
+    ):
+        self.config = config
+        self.renderer = renderer
+        self.system = [{"role": "system", "content": system_prompt}] if system_prompt else []
+        self.reply_index = reply_index or {}  # message id -> (speaker, text)
+        self.report = SampleReport(exact_tokens=renderer.exact, tokenizer=renderer.description)
+        self._counted: tuple[tuple[_Segment, ...], int] = ((), 0)
+
+    # -- public -------------------------------------------------------------------------
+    def build(self, conversation: Conversation, number: int, group_chat: bool) -> list[Sample]:
+        self.report.conversations += 1
+        prefix = self.config.name_prefix == "always" or (self.config.name_prefix == "auto" and group_chat)
+        segments = self._segments(conversation, prefix)
+        samples: list[Sample] = []
+        pending: list[_Segment] = []
+        for segment in segments:
+            self.report.my_turns += 1
+            if pending and self._fits(pending + [segment]):
+                pending.append(segment)
+                continue
+            if pending:
+                samples.append(self._sample(pending, number))
+            pending = [segment]
+            if not self._fits(pending):
+                pending = self._trim(segment)
+                if not pending:
+                    self.report.dropped["reply_over_cutoff"] += 1
+        if pending:
+            samples.append(self._sample(pending, number))
+        self.report.samples += len(samples)
+        self.report.token_lengths.extend(s.tokens for s in samples)
+        return samples
+
+    # -- internals ----------------------------------------------------------------------
+    def _segments(self, conversation: Conversation, prefix: bool) -> list[_Segment]:
+        segments: list[_Segment] = []
+        context: list[str] = []
+        for turn in conversation.turns:
+            if not turn.is_me:
+                context.append(f"{turn.speaker}: {turn.text}" if prefix else turn.text)
+                continue
+            if not context and segments:
+                # Two of my turns in a row (far apart, nobody answered): one assistant turn.
+                previous = segments[-1].reply
+                merged = Turn(**{**previous.__dict__, "message_ids": list(previous.message_ids)})
+                merged.text += "\n" + turn.text
+                merged.message_ids += turn.message_ids
+                segments[-1] = _Segment(segments[-1].context, merged)
+                continue
+            quote = self._reply_quote(turn, conversation)
+            if quote:
+                context.insert(0, quote)
+            segments.append(_Segment(context or [self.config.opener_prompt], turn))
+            context = []
+        return segments
+
+    def _reply_quote(self, turn: Turn, conversation: Conversation) -> str | None:
+        if turn.reply_to is None or turn.reply_to not in self.reply_index:
+            return None
+        index = conversation.turns.index(turn)
+        window = conversation.turns[max(0, index - self.config.context_turns) : index]
+        if any(turn.reply_to in t.message_ids for t in window):
+            return None  # already in view
+        speaker, text = self.reply_index[turn.reply_to]
+        return f'(replying to {speaker}: "{text}")'
+
+    def _messages(self, segments: Sequence[_Segment]) -> list[ChatMessage]:
+        messages = list(self.system)
+        for segment in segments:
+            messages.append({"role": "user", "content": "\n".join(segment.context)})
+            messages.append({"role": "assistant", "content": segment.reply.text})
+        return messages
+
+    def _fits(self, segments: Sequence[_Segment]) -> bool:
+        turns = 2 * len(segments)
+        # "up to K earlier turns" before the final reply: K + 1 messages, user turns included.
+        if len(segments) > 1 and turns > self.config.context_turns + 1:
+            return False
+        return self._count(segments) <= self.config.cutoff_len
+
+    def _count(self, segments: Sequence[_Segment]) -> int:
+        # The packing loop asks about the same segments twice (fits? then emit): count once.
+        # The cache holds the segments themselves (not their ids, which temporaries reuse).
+        last, tokens = self._counted
+        if len(last) != len(segments) or any(a is not b for a, b in zip(last, segments, strict=False)):
+            tokens = self.renderer.count_tokens(self._messages(segments))
+            self._counted = (tuple(segments), tokens)
+        return tokens
+
+    def _trim(self, segment: _Segment) -> list[_Segment]:
+        """Drop the oldest context lines, then shorten the oldest remaining line, until it fits."""
+        lines = list(segment.context)
+        while len(lines) > 1:
+            lines.pop(0)
+            if self._fits([_Segment(lines, segment.reply)]):
+                self.report.trimmed_context += 1
+                return [_Segment(lines, segment.reply)]
+        text = lines[0]
+        while len(text) > 16:
+            text = "…" + text[len(text) // 2 :].lstrip("…")
+            if self._fits([_Segment([text], segment.reply)]):
+                self.report.trimmed_context += 1
+                return [_Segment([text], segment.reply)]
+        return []
+
+    def _sample(self, segments: list[_Segment], number: int) -> Sample:
+        messages = self._messages(segments)
+        ids = [i for s in segments for i in s.reply.message_ids]
+        return Sample(messages, self._count(segments), number, ids)

@@ -1,0 +1,382 @@
+"""Base model vs the LoRA on the same prompts, from ONE loaded model: replies, perplexities, a report.
+
+``Comparer`` holds one peft ``PeftModel`` (base weights + adapter) and its tokenizer. Base replies come from
+the same model inside peft's ``disable_adapter()`` context, never from a second copy or a reload: switching
+costs a flag flip per LoRA layer (benchmarks/compare.py measures it against unload + reload + apply).
+Prompts are rendered exactly as the trainer rendered them: the training chat template (by default the one
+saved with the adapter), ``apply_chat_template(messages[:i], add_generation_prompt=True)`` token ids, the
+persona system line from the dataset. Base and tuned replies use the same settings and the same seed, so
+with sampling the random stream is the same and only the weights differ.
+
+``perplexity(samples, adapter)`` scores assistant tokens only, with the labels the trainer used
+(hosts/chat_data.py ``tokenize_row``: the webui's masking rule from chat_templates), so the tuned figure on the
+held-out set is the trainer's eval loss, exponentiated. ``evaluation_report.evaluate`` runs a whole comparison.
+
+torch, transformers and peft are imported inside functions, so ``CompareSettings`` (and the UI widgets built
+from it) need none of them.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from discord_echo.core.errors import ConfigError, HostUnavailableError
+from discord_echo.evaluate.metrics import HeldOutPair, messages_of, pick
+from discord_echo.evaluate.model_loading import (
+    CHAT_TEMPLATE,
+    adapter_template,
+    apply_adapter,
+    load_base_model,
+    load_tokenizer,
+)
+from discord_echo.evaluate.report import CompareRow
+from discord_echo.templates.trainer_rows import tokenize_row
+
+MAX_NEW_TOKENS = 1024
+MAX_TEMPERATURE = 2.0
+_SENTINEL = "zq7xv"  # a reply text no template contains, to find what a template writes after a reply
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    """Sampling settings shared by the base and the tuned reply."""
+
+    max_new_tokens: int = field(
+        default=64, metadata={"label": "Max new tokens", "help": "Longest reply, in tokens. Chat replies are short."}
+    )
+    temperature: float = field(
+        default=0.7, metadata={"label": "Temperature", "help": "Randomness of sampling; ignored when greedy."}
+    )
+    top_p: float = field(
+        default=0.9,
+        metadata={"label": "Top-p", "help": "Sample only from the most likely tokens holding this probability."},
+    )
+    seed: int = field(
+        default=0, metadata={"label": "Seed", "help": "Same seed for base and tuned: only the weights differ."}
+    )
+    greedy: bool = field(
+        default=False,
+        metadata={"label": "Greedy", "help": "Always take the most likely token: repeatable, but often dull."},
+    )
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_new_tokens, int) or not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
+            raise ConfigError(
+                "max_new_tokens", self.max_new_tokens, f"must be a whole number from 1 to {MAX_NEW_TOKENS}"
+            )
+        if not (isinstance(self.temperature, (int, float)) and 0 < self.temperature <= MAX_TEMPERATURE):
+            raise ConfigError("temperature", self.temperature, f"must be above 0 and at most {MAX_TEMPERATURE}")
+        if not (isinstance(self.top_p, (int, float)) and 0 < self.top_p <= 1):
+            raise ConfigError("top_p", self.top_p, "must be above 0 and at most 1")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ConfigError("seed", self.seed, "must be a whole number, 0 or more")
+
+
+@dataclass(frozen=True)
+class Score:
+    """Summed negative log-likelihood (nats) of the scored tokens, and how many there were."""
+
+    nll: float
+    tokens: int
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(self.nll / self.tokens) if self.tokens else float("nan")
+
+
+class Comparer:
+    """One loaded ``PeftModel`` + tokenizer; every call states whether the adapter is on.
+
+    Build it with ``Comparer.load(base, adapter)`` or, inside the webui, from the already loaded
+    ``shared.model`` (a ``PeftModel`` after ``add_lora_to_model``) and ``shared.tokenizer``. Calls are
+    serialised by ``lock`` (never taken twice by one call, so a plain ``threading.Lock`` works): the adapter
+    switch is model-wide state. Inside the webui pass ``shared.generation_lock`` so the Chat tab cannot
+    generate while the adapter is off. The LoRA layers are found once: make a new Comparer when the model
+    or the LoRA changes.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        chat_template: str,
+        *,
+        template_name: str = "",
+        adapter_dir: Path | None = None,
+        lock: Any = None,
+    ):
+        if not hasattr(model, "disable_adapter"):
+            raise HostUnavailableError("compare", "the loaded model has no LoRA applied; apply the adapter first")
+        self.model = model.eval()  # dropout off: perplexities and greedy replies must be repeatable
+        self.tokenizer = tokenizer
+        self.chat_template = chat_template
+        self.template_name = template_name or CHAT_TEMPLATE
+        self.adapter_dir = Path(adapter_dir) if adapter_dir else None
+        self._lock = lock if lock is not None else threading.Lock()
+        self._layers = _tuner_layers(model)
+        self._stop_ids, self._marker = self._turn_end()
+
+    @classmethod
+    def load(
+        cls, base: str | Path, adapter: str | Path, *, template: str | None = None, templates_dir: Path | None = None
+    ) -> Comparer:
+        """Load ``base`` once and apply ``adapter`` (a LoRA folder); float32 on CPU, bfloat16/float16 on CUDA.
+
+        ``template``: None uses the template saved with the adapter (what training rendered); "Chat Template"
+        or a webui instruction template name (found in ``templates_dir``) overrides it.
+        """
+        tokenizer = load_tokenizer(base)
+        model = apply_adapter(load_base_model(base), adapter)
+        text, name = adapter_template(Path(adapter), tokenizer, template, templates_dir)
+        return cls(model, tokenizer, text, template_name=name, adapter_dir=Path(adapter))
+
+    # -- adapter switch ----------------------------------------------------------------------------------
+
+    @contextmanager
+    def adapter(self, enabled: bool) -> Iterator[None]:
+        """Run the body with the adapter on (tuned) or off (base), holding the model's lock.
+
+        Off is what peft's ``disable_adapter()`` does for LoRA, without its side work: that context first walks
+        every parameter (``get_model_status``) and its ``enable_adapters`` toggles ``requires_grad`` on every
+        adapter weight, 1-2.3 ms per switch even on the tiny test model, more than the one-token forward it
+        precedes (benchmarks/compare.py). Here the flag each LoRA layer's forward reads, ``_disable_adapters``,
+        is flipped on the layers found once, and restored on exit. Should a peft release drop that flag, the
+        public ``disable_adapter()`` is used instead.
+        """
+        with self._lock:
+            if enabled:
+                yield
+            elif self._layers:
+                for layer in self._layers:
+                    layer._disable_adapters = True
+                try:
+                    yield
+                finally:
+                    for layer in self._layers:
+                        layer._disable_adapters = False
+            else:
+                with self.model.disable_adapter():
+                    yield
+
+    # -- prompts -----------------------------------------------------------------------------------------
+
+    def render(self, messages: Sequence[dict], add_generation_prompt: bool = False) -> str:
+        """``messages`` as the training template writes them."""
+        return self.tokenizer.apply_chat_template(
+            list(messages),
+            chat_template=self.chat_template,
+            add_generation_prompt=add_generation_prompt,
+            tokenize=False,
+        )
+
+    def prompt_ids(self, messages: Sequence[dict]) -> list[int]:
+        """Token ids before a reply: exactly the prefix the trainer unmasks after (chat_templates rule)."""
+        out = self.tokenizer.apply_chat_template(
+            list(messages),
+            chat_template=self.chat_template,
+            add_generation_prompt=True,
+            tokenize=True,
+            return_dict=False,
+        )
+        return list(out["input_ids"] if isinstance(out, dict) else out)
+
+    # -- replies -----------------------------------------------------------------------------------------
+
+    def generate(self, messages: Sequence[dict], adapter: bool, settings: CompareSettings | None = None) -> str:
+        """The reply to ``messages`` (which end with the friend's turn), with or without the adapter."""
+        return self._finish(self._generate_ids(self.prompt_ids(messages), adapter, settings or CompareSettings()))
+
+    def stream(self, messages: Sequence[dict], adapter: bool, settings: CompareSettings | None = None) -> Iterator[str]:
+        """Yield the reply so far while it is generated; the last value equals ``generate``'s result.
+
+        Generation runs in a thread feeding a ``TextIteratorStreamer``; closing the iterator early stops it
+        at the next token.
+        """
+        from transformers import TextIteratorStreamer
+
+        settings = settings or CompareSettings()
+        prompt = self.prompt_ids(messages)
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        cancel = threading.Event()
+        result: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                result["ids"] = self._generate_ids(prompt, adapter, settings, streamer, cancel)
+            except BaseException as exc:  # handed to the consumer below, which re-raises it
+                result["error"] = exc
+                streamer.on_finalized_text("", stream_end=True)
+
+        thread = threading.Thread(target=run, name="discord-echo-compare", daemon=True)
+        thread.start()
+        text = ""
+        try:
+            for piece in streamer:
+                text += piece
+                yield self._cut(text)
+            thread.join()
+            if "error" in result:
+                raise result["error"]
+            yield self._finish(result["ids"])
+        finally:
+            cancel.set()
+
+    def iter_batch(
+        self, pairs: Sequence[HeldOutPair], n: int, settings: CompareSettings | None = None
+    ) -> Iterator[CompareRow]:
+        """Rows (friend, real, base, tuned) for ``n`` held-out pairs spread over the set, one at a time."""
+        settings = settings or CompareSettings()
+        for pair in pick(pairs, n):
+            base = self.generate(pair.prompt, False, settings)
+            tuned = self.generate(pair.prompt, True, settings)
+            yield CompareRow(pair.friend_text, pair.reply, base, tuned)
+
+    def batch(self, pairs: Sequence[HeldOutPair], n: int, settings: CompareSettings | None = None) -> list[CompareRow]:
+        """All rows of ``iter_batch``."""
+        return list(self.iter_batch(pairs, n, settings))
+
+    # -- scores ------------------------------------------------------------------------------------------
+
+    def score(self, samples: Sequence[Any], adapter: bool, batch_size: int = 4) -> Score:
+        """Summed NLL of the assistant tokens of ``samples`` (Samples, rows or message lists)."""
+        import torch
+        import torch.nn.functional as F
+
+        rows = [tokenize_row(self.tokenizer, messages_of(s), self.chat_template) for s in samples]
+        nll, count = 0.0, 0
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        with self.adapter(adapter), torch.inference_mode():
+            for start in range(0, len(rows), batch_size):
+                chunk = rows[start : start + batch_size]
+                width = max(len(r["input_ids"]) for r in chunk)
+                ids = torch.tensor([r["input_ids"] + [pad] * (width - len(r["input_ids"])) for r in chunk])
+                labels = torch.tensor([r["labels"] + [-100] * (width - len(r["labels"])) for r in chunk])
+                mask = torch.tensor([[1] * len(r["input_ids"]) + [0] * (width - len(r["input_ids"])) for r in chunk])
+                logits = self.model(input_ids=ids.to(self._device), attention_mask=mask.to(self._device)).logits
+                # Token t predicts token t+1, as the HF causal-LM loss shifts its labels.
+                target = labels[:, 1:].to(self._device)
+                nll += F.cross_entropy(
+                    logits[:, :-1].float().transpose(1, 2), target, ignore_index=-100, reduction="sum"
+                ).item()
+                count += int((target != -100).sum())
+        return Score(nll, count)
+
+    def perplexity(self, samples: Sequence[Any], adapter: bool) -> float:
+        """exp(mean NLL) over the assistant tokens of ``samples``, with or without the adapter."""
+        return self.score(samples, adapter).perplexity
+
+    def logits(self, messages: Sequence[dict], adapter: bool) -> Any:
+        """Logits (a float32 CPU tensor, tokens x vocabulary) for the whole rendered row."""
+        import torch
+
+        row = tokenize_row(self.tokenizer, list(messages), self.chat_template)
+        with self.adapter(adapter), torch.inference_mode():
+            out = self.model(input_ids=torch.tensor([row["input_ids"]], device=self._device)).logits
+        return out[0].float().cpu()
+
+    # -- internals ---------------------------------------------------------------------------------------
+
+    @property
+    def _device(self) -> Any:
+        return next(self.model.parameters()).device
+
+    def _turn_end(self) -> tuple[list[int], str]:
+        """Token ids that end my turn (EOS and the template's end-of-turn marker) and that marker's text.
+
+        The trainer's labels run to the end of ``template(messages[:i+1])``, so the model learned to write the
+        marker after a reply (``<|im_end|>`` in ChatML, ``<|eot_id|>`` in Llama 3): generation stops there.
+        """
+        probe = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": _SENTINEL}]
+        tail = self.render(probe)[len(self.render(probe[:1], True)) :]
+        marker = tail[len(_SENTINEL) :].strip() if tail.startswith(_SENTINEL) else ""
+        stop = [self.tokenizer.eos_token_id] if self.tokenizer.eos_token_id is not None else []
+        ids = self.tokenizer.encode(marker, add_special_tokens=False) if marker else []
+        if len(ids) == 1 and ids[0] not in stop:
+            stop.append(ids[0])
+        return stop, marker
+
+    def _generation_config(self, settings: CompareSettings) -> Any:
+        from transformers import GenerationConfig
+
+        pad = self.tokenizer.pad_token_id
+        if pad is None:
+            pad = self._stop_ids[0] if self._stop_ids else 0
+        # top-p only, as the settings say: top_k=0 turns off transformers' default top-k 50 (unset, it is filled in).
+        sampling = {} if settings.greedy else {"temperature": settings.temperature, "top_p": settings.top_p, "top_k": 0}
+        return GenerationConfig(
+            max_new_tokens=settings.max_new_tokens,
+            do_sample=not settings.greedy,
+            eos_token_id=self._stop_ids,
+            pad_token_id=pad,
+            **sampling,
+        )
+
+    def _generate_ids(
+        self,
+        prompt: list[int],
+        adapter: bool,
+        settings: CompareSettings,
+        streamer: Any = None,
+        cancel: threading.Event | None = None,
+    ) -> list[int]:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        class Cancelled(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                stopped = cancel is not None and cancel.is_set()
+                return torch.full((input_ids.shape[0],), stopped, dtype=torch.bool, device=input_ids.device)
+
+        ids = torch.tensor([prompt], device=self._device)
+        with self.adapter(adapter), torch.inference_mode():
+            torch.manual_seed(settings.seed)  # seeds CUDA too; same stream for base and tuned
+            out = self.model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                generation_config=self._generation_config(settings),
+                streamer=streamer,
+                stopping_criteria=StoppingCriteriaList([Cancelled()]),
+            )
+        return out[0, len(prompt) :].tolist()
+
+    def _cut(self, text: str) -> str:
+        """Text up to the end-of-turn marker (when the marker is plain text, not a special token)."""
+        if self._marker and self._marker in text:
+            text = text.split(self._marker, 1)[0]
+        return text.strip()
+
+    def _finish(self, ids: list[int]) -> str:
+        return self._cut(self.tokenizer.decode(ids, skip_special_tokens=True))
+
+
+def _tuner_layers(model: Any) -> list[Any]:
+    """The model's peft adapter layers, if all are enabled and carry the ``_disable_adapters`` flag; else []."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    layers = [m for m in model.modules() if isinstance(m, BaseTunerLayer)]
+    if not layers or not all(getattr(m, "_disable_adapters", None) is False for m in layers):
+        return []  # already (partly) disabled, or a peft without the flag: use the public context
+    return layers
+
+
+# --- switch cost (benchmarks/compare.py) -------------------------------------------------------------------
+
+
+def switch_seconds(comparer: Comparer, messages: Sequence[dict], switches: int = 50) -> float:
+    """Mean seconds of one base↔tuned switch, each followed by a one-token forward so the switch is used."""
+    import torch
+
+    # The prompt's last token: the same one-token forward adapter_loading.reload_seconds times.
+    ids = torch.tensor([comparer.prompt_ids(messages)[-1:]], device=comparer._device)
+    started = time.perf_counter()
+    for index in range(switches):
+        with comparer.adapter(index % 2 == 1), torch.inference_mode():
+            comparer.model(input_ids=ids)
+    return (time.perf_counter() - started) / switches

@@ -1,0 +1,248 @@
+"""The Compare results as tables, chart rows and a Markdown report saved next to the LoRA.
+
+``evaluate(comparer, held_out, me, settings)`` runs a whole comparison with a ``compare.Comparer`` and fills a
+``CompareReport``: perplexities of my and the others' held-out replies, base vs tuned; style statistics of
+real, base and tuned replies to the same prompts; sample rows; warnings. ``perplexity_table``,
+``perplexity_chart`` and ``style_stats.style_table`` give what the UI shows; ``write_report`` saves
+``discord_echo_report.md`` in the adapter folder. The report is ours: it is rewritten on each evaluation,
+but a file of that name that does not start with our marker line (the user's own notes) is never replaced.
+No torch import here: the model work is the comparer's.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from discord_echo.core.errors import ConfigError
+from discord_echo.core.safe_files import FileExistsRefusedError, atomic_write
+from discord_echo.evaluate.metrics import (
+    PROBE,
+    EchoWarning,
+    PerplexityPair,
+    final_train_loss,
+    held_out_pairs,
+    overfit_warning,
+    perplexity_warnings,
+    template_warnings,
+    their_samples,
+)
+from discord_echo.evaluate.model_loading import trained_rendering
+from discord_echo.evaluate.style import StyleStats, style_stats, style_table
+
+if TYPE_CHECKING:
+    from discord_echo.evaluate.comparer import Comparer, CompareSettings
+
+REPORT_NAME = "discord_echo_report.md"
+REPORT_MARKER = "<!-- discord_echo evaluation report; rewritten on each evaluation -->"
+CELL_CHARS = 300  # longer replies are cut in table cells
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    """One line of the side-by-side table: the friend's turn, what I said, and both models' replies."""
+
+    prompt: str
+    real: str
+    base: str
+    tuned: str
+
+
+@dataclass
+class CompareReport:
+    """Everything one evaluation found; ``render_report`` turns it into Markdown."""
+
+    me: str
+    base_model: str
+    adapter: str
+    template: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    mine: PerplexityPair | None = None
+    theirs: PerplexityPair | None = None
+    style: dict[str, StyleStats] = field(default_factory=dict)  # "real", "base", "tuned"
+    rows: list[CompareRow] = field(default_factory=list)
+    warnings: list[EchoWarning] = field(default_factory=list)
+    instructions: str = ""
+
+
+def evaluate(
+    comparer: Comparer,
+    held_out: Sequence[Any],
+    me: str,
+    settings: CompareSettings,
+    n: int = 8,
+    build_rendering: str | None = None,
+) -> CompareReport:
+    """Perplexities (mine and theirs), ``n`` sample rows with style statistics, and warnings.
+
+    ``held_out``: the build's held-out samples. ``build_rendering``: ``evaluation.PROBE`` as the dataset build
+    rendered it (``evaluation.build_rendering(sidecar)``), for the template check.
+    """
+    if not held_out_pairs(held_out):
+        raise ConfigError("held_out", len(held_out), "no held-out replies to compare: rebuild with a held-out share")
+    theirs = their_samples(held_out)
+    mine_base, mine_tuned = comparer.score(held_out, False), comparer.score(held_out, True)
+    mine = PerplexityPair(mine_base.perplexity, mine_tuned.perplexity, mine_tuned.tokens)
+    their_pair = None
+    if theirs:
+        base, tuned = comparer.score(theirs, False), comparer.score(theirs, True)
+        their_pair = PerplexityPair(base.perplexity, tuned.perplexity, tuned.tokens)
+    rows = comparer.batch(held_out_pairs(held_out), n, settings)
+    style = {
+        "real": style_stats(r.real for r in rows),
+        "base": style_stats(r.base for r in rows),
+        "tuned": style_stats(r.tuned for r in rows),
+    }
+    warnings = perplexity_warnings(mine, their_pair)
+    if comparer.adapter_dir is not None:
+        found = overfit_warning(final_train_loss(comparer.adapter_dir))
+        warnings[:0] = [found] if found else []
+    renderings = {
+        "dataset build": build_rendering,
+        "training": trained_rendering(comparer.adapter_dir, comparer.tokenizer),
+        "comparison": comparer.render(list(PROBE)),
+    }
+    warnings += template_warnings(renderings, ignore=[comparer.tokenizer.bos_token or ""])
+    return CompareReport(
+        me=me,
+        base_model=str(getattr(comparer.model.active_peft_config, "base_model_name_or_path", "") or ""),
+        adapter=str(comparer.adapter_dir or ""),
+        template=comparer.template_name,
+        settings=asdict(settings),
+        mine=mine,
+        theirs=their_pair,
+        style=style,
+        rows=rows,
+        warnings=warnings,
+    )
+
+
+def perplexity_table(report: CompareReport) -> tuple[list[str], list[list[Any]]]:
+    """``(headers, rows)``: perplexity of my and the others' held-out replies, base vs tuned."""
+    headers = ["held-out replies", "base", "tuned", "change", "scored tokens"]
+    rows: list[list[Any]] = []
+    for label, pair in (("yours", report.mine), ("the others'", report.theirs)):
+        if pair is not None:
+            rows.append([label, round(pair.base, 2), round(pair.tuned, 2), f"{-pair.reduction:+.0%}", pair.tokens])
+    return headers, rows
+
+
+def perplexity_chart(report: CompareReport) -> list[dict[str, Any]]:
+    """Long-form rows ``{"replies", "model", "perplexity"}`` for a grouped bar chart (gr.BarPlot)."""
+    points = []
+    for label, pair in (("yours", report.mine), ("the others'", report.theirs)):
+        if pair is not None:
+            points.append({"replies": label, "model": "base", "perplexity": pair.base})
+            points.append({"replies": label, "model": "tuned", "perplexity": pair.tuned})
+    return points
+
+
+def render_report(report: CompareReport) -> str:
+    """The Markdown report; every chat text is escaped, so a message cannot add markup or HTML."""
+    lines = [
+        REPORT_MARKER,
+        f"# How well the LoRA echoes {_text(report.me)}",
+        "",
+        f"- base model: `{_code(report.base_model)}`",
+        f"- LoRA: `{_code(report.adapter)}`",
+        f"- chat template: {_text(report.template)}",
+        f"- sampling: {_text(', '.join(f'{k}={v}' for k, v in report.settings.items())) or 'default'}",
+        "",
+        "## Warnings",
+        "",
+    ]
+    lines += [f"- **{w.kind}**: {_text(w.message)}" for w in report.warnings] or ["None."]
+    lines += ["", "## Perplexity on held-out replies (assistant tokens only; lower is better)", ""]
+    headers, rows = perplexity_table(report)
+    if rows:
+        lines += _table(headers, rows)
+        lines += [
+            "",
+            "Yours should drop much more than the others': the LoRA should learn you, not the chat.",
+        ]
+        lines += ["", "```", *_bars(report), "```"]
+    else:
+        lines.append("Not measured (no held-out replies).")
+    lines += ["", "## Style of the replies (same prompts for all three)", ""]
+    if report.style:
+        headers, rows = style_table(report.style)
+        lines += _table(headers, rows)
+    else:
+        lines.append("Not measured.")
+    lines += ["", "## Sample replies", ""]
+    if report.rows:
+        lines += _table(["friend", "real", "base", "tuned"], [[r.prompt, r.real, r.base, r.tuned] for r in report.rows])
+    else:
+        lines.append("None generated.")
+    if report.instructions:
+        lines += ["", "## Chat with your echo in the webui", "", report.instructions]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(folder: Path, report: CompareReport) -> Path:
+    """Write ``discord_echo_report.md`` into ``folder`` (the adapter's) atomically; return its path.
+
+    An earlier report of ours is replaced; a file of that name without our marker line raises
+    `FileExistsRefusedError` and is left as it is.
+    """
+    path = Path(folder) / REPORT_NAME
+    if path.exists() and not is_our_report(path):
+        raise FileExistsRefusedError(path)
+    text = render_report(report)
+    atomic_write(path, lambda handle: handle.write(text), overwrite=True)
+    return path
+
+
+def is_our_report(path: Path) -> bool:
+    """Whether ``path`` starts with our marker line (so we wrote it and may rewrite it)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.readline().rstrip("\r\n") == REPORT_MARKER
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+# --- Markdown helpers ------------------------------------------------------------------------------------
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+
+
+def _text(value: object) -> str:
+    """Chat text made inert: HTML escaped, Markdown punctuation backslashed, newlines as <br>."""
+    text = html.escape(str(value), quote=False)
+    return _MARKDOWN.sub(r"\\\1", text).replace("\r\n", "\n").replace("\n", "<br>")
+
+
+def _code(value: object) -> str:
+    return str(value).replace("`", "'").replace("\n", " ")
+
+
+def _cell(value: object) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > CELL_CHARS:
+        text = text[:CELL_CHARS] + "…"
+    return _text(text) if isinstance(value, str) else text
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    return [
+        "| " + " | ".join(_text(h) for h in headers) + " |",
+        "|" + "---|" * len(headers),
+        *("| " + " | ".join(_cell(v) for v in row) + " |" for row in rows),
+    ]
+
+
+def _bars(report: CompareReport, width: int = 40) -> list[str]:
+    """A text bar chart of the perplexities, scaled to the largest; readable in any Markdown viewer."""
+    pairs = [(label, pair) for label, pair in (("yours", report.mine), ("others", report.theirs)) if pair]
+    top = max((max(p.base, p.tuned) for _, p in pairs), default=0.0)
+    out = []
+    for label, pair in pairs:
+        for model, value in (("base", pair.base), ("tuned", pair.tuned)):
+            bar = "█" * max(1, round(width * value / top)) if top > 0 else ""
+            out.append(f"{label:<6} {model:<5} {bar} {value:.2f}")
+    return out

@@ -1,0 +1,337 @@
+"""The Discord Echo tab: the same layout in the webui and in the standalone app.
+
+Top to bottom: exports in -> summary and "who are you" -> options -> preview -> write the
+dataset -> train (see ui_train.py). Handlers call the library (pipeline, inspection) and
+return ``{component: value}`` dicts; `guarded` turns any failure into a message in the
+tab's status box, so a bad file never shows a traceback or takes the webui down.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from discord_echo.core.errors import EchoError
+from discord_echo.dataset.cleaning import CleaningConfig
+from discord_echo.dataset.conversations import ConversationConfig
+from discord_echo.dataset.privacy.scrubber import PrivacyConfig
+from discord_echo.dataset.samples import DatasetConfig
+from discord_echo.frontends.ui.forms import config_from, widgets_for
+from discord_echo.frontends.ui.render import error_html, preview_html, report_html, summary_html
+from discord_echo.ingest.config import ReadConfig
+from discord_echo.templates.chat import CHAT_TEMPLATE, available_instruction_templates
+
+log = logging.getLogger("discord_echo")
+
+
+def _progress_default():
+    """gr.Progress() as a handler default makes gradio show a progress bar; None where gradio is absent."""
+    try:
+        import gradio as gr
+    except ImportError:
+        return None
+    return gr.Progress()
+
+
+_PROGRESS = _progress_default()
+PREFIX = "discord-echo"
+STAGES = {
+    "cleaning": CleaningConfig,
+    "privacy": PrivacyConfig,
+    "conversations": ConversationConfig,
+    "dataset": DatasetConfig,
+}
+STAGE_TITLES = {"cleaning": "Cleaning", "privacy": "Privacy", "conversations": "Conversations", "dataset": "Samples"}
+
+
+@dataclass
+class TabContext:
+    """Where the tab reads and writes, and what the host offers. Made by script.py or app.py."""
+
+    user_data: Path
+    loras_dir: Path
+    read_config: ReadConfig = field(default_factory=ReadConfig)
+    multi_user: bool = False
+    tokenizer_folder: Callable[[], Path | None] = lambda: None  # the loaded model's folder, if any
+    host_factory: Callable[[], Any] | None = None  # makes the training Host (webui or standalone)
+    loaded_model: Callable[[], str | None] | None = None  # webui: the model it has loaded
+    default_model: Callable[[], str] = lambda: ""  # standalone: a model folder to offer
+    sample: Path | None = None  # standalone: the bundled sample export, offered with one click
+    # Makes the compare.Comparer: standalone loads base + LoRA once (Comparer.load); the webui wraps
+    # the model it already has loaded instead of loading a second copy.
+    comparer_factory: Callable[..., Any] | None = None
+    default_profile: str = "8 GB (RTX 3060 Ti)"  # profiles.DEFAULT_PROFILE; the app's demo picks its own
+    # webui: reload the loaded model in 4-bit with a profile's settings; returns notes to show.
+    reload_4bit: Callable[[Any], list[str]] | None = None
+
+
+def guarded(status_key: str = "status"):
+    """Wrap a handler so that errors become a message in the status component.
+
+    `EchoError`s are the user's to fix and are shown as they are; anything else is a bug:
+    it is logged with its traceback and summarized in the tab.
+    """
+
+    def wrap(handler):
+        @functools.wraps(handler)
+        def run(self, *args):
+            try:
+                return handler(self, *args)
+            except EchoError as exc:
+                return {self.c[status_key]: error_html(str(exc))}
+            except Exception as exc:  # noqa: BLE001 - the UI boundary: never let it reach gradio
+                log.exception("Discord Echo: unexpected error in %s", handler.__name__)
+                return {self.c[status_key]: error_html(f"unexpected {type(exc).__name__}: {exc} (see the console)")}
+
+        return run
+
+    return wrap
+
+
+class EchoTab:
+    """Builds the components inside the current gradio layout and wires their events."""
+
+    def __init__(self, context: TabContext):
+        self.context = context
+        self.c: dict[str, Any] = {}  # name -> component
+        self.forms: dict[str, dict[str, Any]] = {}
+
+    # -- layout -----------------------------------------------------------------------------
+    def build(self) -> None:
+        import gradio as gr
+
+        c = self.c
+        gr.Markdown("Turn your DiscordChatExporter export into a LoRA that writes like you.", elem_id=f"{PREFIX}-intro")
+        with gr.Row():
+            c["files"] = gr.File(
+                label="Exports (JSON, CSV, TXT, HTML or zip)",
+                file_count="multiple",
+                type="filepath",
+                elem_id=f"{PREFIX}-upload",
+            )
+            with gr.Column():
+                c["folder"] = gr.Textbox(
+                    label="…or a folder on this machine",
+                    elem_id=f"{PREFIX}-folder",
+                    placeholder="/path/to/exports",
+                    interactive=not self.context.multi_user,  # others' files must stay out of reach
+                )
+                c["read"] = gr.Button("Read exports", variant="primary", elem_id=f"{PREFIX}-read")
+                if self.context.sample is not None:
+                    c["use_sample"] = gr.Button("Use the bundled sample", elem_id=f"{PREFIX}-use-sample")
+        c["status"] = gr.HTML(elem_id=f"{PREFIX}-status")
+        c["summary"] = gr.HTML(elem_id=f"{PREFIX}-summary")
+        with gr.Row():
+            c["authors"] = gr.Dataframe(
+                headers=["author", "id", "messages", "bot"],
+                interactive=False,
+                label="Authors",
+                elem_id=f"{PREFIX}-authors",
+            )
+            c["timeline"] = gr.BarPlot(
+                x="month", y="messages", title="Messages per month", elem_id=f"{PREFIX}-timeline"
+            )
+        c["me"] = gr.Dropdown(
+            label="Which one is you?",
+            choices=[],
+            multiselect=True,
+            elem_id=f"{PREFIX}-me",
+            info="Pick every name you wrote under (old name#1234, new username...).",
+        )
+        from discord_echo.train.profiles import profile
+
+        # Samples are built for the cutoff the chosen training profile uses, so the trainer drops none.
+        starting = {"dataset": DatasetConfig(cutoff_len=profile(self.context.default_profile).cutoff_len)}
+        for stage, cls in STAGES.items():
+            with gr.Accordion(STAGE_TITLES[stage], open=False, elem_id=f"{PREFIX}-{stage}-options"):
+                self.forms[stage] = widgets_for(cls, f"{PREFIX}-{stage}", values=starting.get(stage))
+        with gr.Row():
+            c["model"] = gr.Textbox(
+                label="Model",
+                value=self.context.default_model(),
+                interactive=self.context.loaded_model is None,
+                info="Its tokenizer counts tokens exactly; training uses it too. In the webui: the loaded model.",
+                elem_id=f"{PREFIX}-model",
+            )
+            templates = [
+                CHAT_TEMPLATE,
+                *available_instruction_templates(self.context.user_data / "instruction-templates"),
+            ]
+            c["template"] = gr.Dropdown(
+                label="Template",
+                choices=templates,
+                value=CHAT_TEMPLATE,
+                info="How turns are written for the model, in training and in chat. 'Chat Template' = the model's own.",
+                elem_id=f"{PREFIX}-template",
+            )
+        c["preview_button"] = gr.Button("Preview samples", elem_id=f"{PREFIX}-preview-button")
+        c["report"] = gr.HTML(elem_id=f"{PREFIX}-report")
+        c["lengths"] = gr.BarPlot(x="tokens", y="samples", title="Sample lengths", elem_id=f"{PREFIX}-lengths")
+        c["preview"] = gr.HTML(elem_id=f"{PREFIX}-preview")
+        with gr.Row():
+            c["name"] = gr.Textbox(label="Dataset name", value="my-echo", elem_id=f"{PREFIX}-dataset-name")
+            c["overwrite"] = gr.Checkbox(
+                label="Replace a dataset of that name", value=False, elem_id=f"{PREFIX}-overwrite"
+            )
+            c["write"] = gr.Button(
+                "Write dataset", variant="primary", interactive=not self.context.multi_user, elem_id=f"{PREFIX}-write"
+            )
+        c["paths"] = gr.State([])
+        c["result"] = gr.State(None)
+        self.train_panel = None
+        if self.context.host_factory is not None:
+            from discord_echo.frontends.ui.train_panel import TrainPanel
+
+            self.train_panel = TrainPanel(self)
+            self.train_panel.build()
+            from discord_echo.frontends.ui.compare_panel import ComparePanel
+
+            self.compare_panel = ComparePanel(self)
+            self.compare_panel.build()
+        self._wire()
+
+    def _wire(self) -> None:
+        c = self.c
+        option_inputs = [w for stage in STAGES for w in self.forms[stage].values()]
+        read_outputs = [c["status"], c["summary"], c["authors"], c["timeline"], c["me"], c["paths"]]
+        c["read"].click(self.on_read, [c["files"], c["folder"]], read_outputs)
+        if "use_sample" in c:
+            c["use_sample"].click(lambda: self.on_read([str(self.context.sample)], ""), [], read_outputs)
+        preview_outputs = [c["status"], c["report"], c["lengths"], c["preview"], c["result"]]
+        preview_inputs = [c["paths"], c["me"], c["model"], c["template"], *option_inputs]
+        c["preview_button"].click(self.on_preview, preview_inputs, preview_outputs)
+        c["write"].click(self.on_write, [c["result"], c["name"], c["overwrite"]], [c["status"]])
+
+    # -- handlers ---------------------------------------------------------------------------
+    @guarded()
+    def on_read(self, files, folder, progress=_PROGRESS):
+        import pandas as pd
+
+        from discord_echo.dataset.participants import participants_from_counts
+        from discord_echo.ingest.inspection import inspect_exports
+
+        paths = [str(f) for f in (files or [])]
+        if folder and folder.strip() and self.context.multi_user:
+            raise EchoError("reading folders on the server is disabled in --multi-user mode; upload the files")
+        if folder and folder.strip():
+            if not Path(folder.strip()).is_dir():
+                raise EchoError(f"{folder.strip()}: no such folder on this machine")
+            paths.append(folder.strip())
+        if not paths:
+            raise EchoError("add export files or a folder first")
+        months: Counter[str] = Counter()
+        authors: Counter = Counter()
+        read = 0
+
+        def observe(message) -> None:
+            nonlocal read
+            read += 1
+            months[f"{message.timestamp:%Y-%m}"] += 1
+            authors[message.author] += 1
+            if progress is not None and read % 20_000 == 0:
+                progress(None, desc=f"{read:,} messages read")
+
+        summaries = inspect_exports(paths, self.context.read_config, observe)
+        people = participants_from_counts(authors)
+        rows = [[p.label, ", ".join(sorted(p.ids)), p.count, "yes" if p.is_bot else ""] for p in people]
+        choices = [(f"{p.label} · {p.count:,} messages", p.key) for p in people if not p.is_bot]
+        timeline = pd.DataFrame(sorted(months.items()), columns=["month", "messages"])
+        status = f"Read {read:,} messages from {len(summaries)} file(s). Now pick who you are."
+        return {
+            self.c["status"]: status,
+            self.c["summary"]: summary_html(summaries),
+            self.c["authors"]: pd.DataFrame(rows, columns=["author", "id", "messages", "bot"]),
+            self.c["timeline"]: timeline,
+            self.c["me"]: _dropdown(choices),
+            self.c["paths"]: paths,
+        }
+
+    def settings_from(self, values: list) -> Any:
+        from discord_echo.dataset.pipeline import BuildSettings
+
+        configs, position = {}, 0
+        for stage, cls in STAGES.items():
+            names = list(self.forms[stage])
+            configs[stage] = config_from(cls, dict(zip(names, values[position : position + len(names)], strict=True)))
+            position += len(names)
+        return BuildSettings(read=self.context.read_config, **configs)
+
+    @guarded()
+    def on_preview(self, paths, me, model, template, progress=_PROGRESS, *values):
+        # progress sits before *values: gradio injects gr.Progress only into positional parameters.
+        import pandas as pd
+
+        from discord_echo.dataset.pipeline import build_dataset
+        from discord_echo.templates.chat import load_renderer
+
+        if not paths:
+            raise EchoError("read your exports first")
+        if not me:
+            raise EchoError("pick which author is you")
+        settings = self.settings_from(list(values))
+        renderer = load_renderer(self.tokenizer_for(model), template, self.context.user_data / "instruction-templates")
+        steps = (lambda fraction, what: progress(fraction, desc=what)) if progress is not None else None
+        result = build_dataset(paths, list(me), settings, renderer, steps)
+        report = result.report()
+        shown = result.train[:3]
+        lengths = pd.DataFrame(
+            [(f"{lo}-{hi}", n) for lo, hi, n in result_histogram(report)], columns=["tokens", "samples"]
+        )
+        return {
+            self.c[
+                "status"
+            ]: f"{len(result.train):,} training samples ready. Check them below, then write the dataset.",
+            self.c["report"]: report_html(report),
+            self.c["lengths"]: lengths,
+            self.c["preview"]: preview_html([renderer.segments(s.messages) for s in shown], [s.tokens for s in shown]),
+            self.c["result"]: (result, settings),
+        }
+
+    def forget_comparer(self) -> None:
+        """Drop the Compare section's loaded model (training is about to use memory / changed the LoRA)."""
+        panel = getattr(self, "compare_panel", None)
+        if panel is not None:
+            panel.forget()
+
+    def tokenizer_for(self, model: str | None) -> Path | None:
+        """The tokenizer folder for exact counts: the webui's loaded model, or the Model box's folder."""
+        if self.context.loaded_model is not None:
+            return self.context.tokenizer_folder()
+        folder = Path((model or "").strip())
+        return folder if str(folder) not in ("", ".") and (folder / "config.json").is_file() else None
+
+    @guarded()
+    def on_write(self, stored, name, overwrite):
+        from discord_echo.dataset.pipeline import write_build
+
+        if self.context.multi_user:
+            raise EchoError("writing files is disabled in --multi-user mode")
+        if not stored:
+            raise EchoError("preview the samples first")
+        result, settings = stored
+        written = write_build(result, settings, self.context.user_data, (name or "").strip(), overwrite=bool(overwrite))
+        where = f"{written.train.name}" + (f" and {written.eval.name}" if written.eval else "")
+        return {self.c["status"]: f"Wrote {where} to {written.train.parent}."}
+
+
+def result_histogram(report: dict) -> list[tuple[int, int, int]]:
+    return [(b["low"], b["high"], b["count"]) for b in report["samples"]["token_histogram"]]
+
+
+def _dropdown(choices: list[tuple[str, str]]):
+    import gradio as gr
+
+    # Choices first, value with them: the webui's gradio fork validates value against choices.
+    return gr.Dropdown(choices=choices, value=None)
+
+
+def build_tab(context: TabContext) -> EchoTab:
+    """Build the tab inside the current gradio layout (a webui ``gr.Tab`` or the app's Blocks)."""
+    tab = EchoTab(context)
+    tab.build()
+    return tab

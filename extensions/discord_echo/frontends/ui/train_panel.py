@@ -1,0 +1,299 @@
+"""The tab's Train section: profile, memory check, Train / Interrupt, live progress and loss plot.
+
+Training runs in a worker thread (training.train); the click handler is a generator that
+polls the progress the host reports and yields the status and the loss plot about twice a
+second, so gradio streams them. Interrupt sets the run's `threading.Event`; the host then
+saves the adapter and a checkpoint, and a later run with "Resume" continues from it.
+One run at a time per tab.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import replace
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from discord_echo.core.errors import EchoError
+from discord_echo.frontends.ui.forms import config_from, widget_value, widgets_for
+from discord_echo.frontends.ui.render import error_html
+from discord_echo.templates.chat import CHAT_TEMPLATE
+from discord_echo.train.host import TrainProgress, TrainResult
+from discord_echo.train.profiles import DEFAULT_PROFILE, PROFILES, TrainSettings
+
+log = logging.getLogger("discord_echo")
+PREFIX = "discord-echo-train"
+SERIES = ("train", "held-out")
+_CARD = re.compile(r"(\d+) GB")
+
+
+def card_gb(profile_name: str) -> float | None:
+    """The card size a profile is named for (None for the CPU profile)."""
+    match = _CARD.search(profile_name)
+    return float(match[1]) if match else None
+
+
+def memory_html(model: str, settings: TrainSettings, profile_name: str) -> tuple[str, bool]:
+    """``(html, worrying)``: the VRAM estimate for a local model folder, with suggestions if it may not fit."""
+    from discord_echo.train.vram import ModelShape, estimate_vram
+
+    card = card_gb(profile_name)
+    if not model or not (Path(model) / "config.json").is_file():
+        return "<p>Memory check: give a local model folder to estimate GPU memory.</p>", False
+    estimate = estimate_vram(ModelShape.from_pretrained_folder(model), settings)
+    text = f"<b>Estimated GPU memory:</b> {estimate.total:.1f} GB ({escape(estimate.summary())})"
+    if card is None:
+        return f"<p>{text}. CPU profile: this runs in system memory instead.</p>", False
+    tips = "".join(f"<li>{escape(t)}</li>" for t in estimate.suggest(card))
+    if not estimate.fits(card):
+        return f'<p style="color:#b91c1c">{text}: more than the {card:.0f} GB card. Try:</p><ul>{tips}</ul>', True
+    if estimate.tight(card):
+        return f'<p style="color:#a16207">{text}: tight on {card:.0f} GB. To be safe:</p><ul>{tips}</ul>', True
+    return f"<p>{text}: fits the {card:.0f} GB card.</p>", False
+
+
+def progress_html(progress: TrainProgress | None, started: float) -> str:
+    if progress is None:
+        return "<p>Loading the model and the dataset…</p>"
+    parts = [escape(p) for p in progress.parts()] + [f"epoch {progress.epoch:.2f}"]
+    parts.append(f"{_duration(time.monotonic() - started)} so far")
+    note = f"<br><i>{escape(progress.message)}</i>" if progress.message else ""
+    return "<p><b>" + parts[0] + "</b> · " + " · ".join(parts[1:]) + note + "</p>"
+
+
+def result_html(result: TrainResult) -> str:
+    what = "Interrupted; saved" if result.interrupted else "Done. Saved"
+    lines = [f"<b>{what}</b> the LoRA to {escape(str(result.adapter_dir))} after {result.steps} steps."]
+    if result.final_eval_loss is not None:
+        lines.append(f"Held-out loss: {result.final_eval_loss:.3f}.")
+    if result.train_loss and result.train_loss[-1][1] < 1.0:
+        lines.append(
+            "Warning: training loss fell below 1.0, a sign of memorizing rather than learning a style; "
+            "fewer epochs or a lower learning rate usually help."
+        )
+    if result.dropped_rows:
+        lines.append(f"{result.dropped_rows} rows were longer than the cutoff and skipped.")
+    if result.interrupted:
+        lines.append("Tick “Resume” and press Train to continue from the last checkpoint.")
+    lines += [escape(n) for n in result.notes]
+    return "<p>" + "<br>".join(lines) + "</p>"
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    return (
+        f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+        if seconds >= 3600
+        else f"{seconds // 60}m {seconds % 60:02d}s"
+    )
+
+
+def _loss_frame(points: list[tuple[int, float, str]]):
+    """The loss plot's data; both series are always present (an empty one as a single NaN point).
+
+    gradio 5's LinePlot fixes its colour legend from the first frame it gets, so a held-out
+    series that appears only after some steps would never be drawn.
+    """
+    import pandas as pd
+
+    rows = list(points)
+    for series in SERIES:
+        if not any(s == series for _, _, s in rows):
+            rows.append((rows[0][0] if rows else 0, float("nan"), series))
+    return pd.DataFrame(rows, columns=["step", "loss", "series"])
+
+
+class TrainPanel:
+    """Components and handlers of the Train section (a part of `EchoTab`)."""
+
+    def __init__(self, tab: Any):
+        self.tab = tab
+        self.context = tab.context
+        self.c: dict[str, Any] = {}
+        self.settings_widgets: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._stop: threading.Event | None = None
+        self._profile_name = tab.context.default_profile  # for the card size in memory warnings
+
+    def build(self) -> None:
+        import gradio as gr
+
+        c, context = self.c, self.context
+        gr.Markdown("### Train", elem_id=f"{PREFIX}-title")
+        with gr.Row():
+            c["lora"] = gr.Textbox(label="LoRA name", value="my-echo-lora", elem_id=f"{PREFIX}-lora-name")
+            c["profile"] = gr.Dropdown(
+                label="Hardware profile",
+                choices=list(PROFILES),
+                value=context.default_profile,
+                elem_id=f"{PREFIX}-profile",
+            )
+        with gr.Accordion("Training settings", open=False, elem_id=f"{PREFIX}-settings"):
+            self.settings_widgets = widgets_for(
+                TrainSettings, f"{PREFIX}-setting", values=PROFILES.get(context.default_profile)
+            )
+        c["memory"] = gr.HTML(elem_id=f"{PREFIX}-memory")
+        with gr.Row():
+            c["resume"] = gr.Checkbox(label="Resume from the last checkpoint", value=False, elem_id=f"{PREFIX}-resume")
+            c["overwrite"] = gr.Checkbox(
+                label="Replace a LoRA of that name", value=False, elem_id=f"{PREFIX}-overwrite"
+            )
+        with gr.Row():
+            c["check"] = gr.Button("Check memory", elem_id=f"{PREFIX}-check")
+            if context.reload_4bit is not None:
+                c["reload"] = gr.Button(
+                    "Reload the model in 4-bit", elem_id=f"{PREFIX}-reload-4bit", interactive=not context.multi_user
+                )
+            c["train"] = gr.Button(
+                "Train", variant="primary", interactive=not context.multi_user, elem_id=f"{PREFIX}-start"
+            )
+            c["stop"] = gr.Button("Interrupt", variant="stop", elem_id=f"{PREFIX}-stop")
+        c["progress"] = gr.HTML(elem_id=f"{PREFIX}-progress")
+        c["loss"] = gr.LinePlot(x="step", y="loss", color="series", title="Loss", elem_id=f"{PREFIX}-loss")
+        self._wire()
+
+    def _wire(self) -> None:
+        c, widgets = self.c, list(self.settings_widgets.values())
+        # The dataset's cutoff follows the profile too, so the trainer never drops a built row.
+        cutoff = self.tab.forms["dataset"]["cutoff_len"]
+        c["profile"].change(self.on_profile, [c["profile"]], [*widgets, cutoff])
+        tab = self.tab.c
+        c["check"].click(self.on_check, [tab["model"], c["profile"], *widgets], [c["memory"]])
+        inputs = [tab["model"], tab["name"], c["lora"], tab["template"], c["resume"], c["overwrite"], *widgets]
+        c["train"].click(self.on_train, inputs, [c["progress"], c["loss"]])
+        c["stop"].click(self.on_stop, [], [c["progress"]])
+        if "reload" in c:
+            c["reload"].click(self.on_reload_4bit, widgets, [c["memory"]])
+
+    # -- handlers ---------------------------------------------------------------------------
+    def settings_from(self, values: list) -> TrainSettings:
+        return config_from(TrainSettings, dict(zip(self.settings_widgets, values, strict=True)))
+
+    def on_profile(self, name: str) -> list:
+        self._profile_name = name if name in PROFILES else DEFAULT_PROFILE
+        settings = PROFILES.get(name, PROFILES[DEFAULT_PROFILE])
+        return [widget_value(getattr(settings, field)) for field in self.settings_widgets] + [settings.cutoff_len]
+
+    def on_check(self, model, profile_name, *values):
+        try:
+            folder = self.tab.tokenizer_for(model)
+            return memory_html(str(folder or ""), self.settings_from(list(values)), profile_name)[0]
+        except EchoError as exc:
+            return error_html(f"cannot estimate memory: {exc}")
+
+    def on_reload_4bit(self, *values):
+        """webui only: reload the loaded model with the profile's 4-bit settings (QLoRA)."""
+        try:
+            if self.context.multi_user:
+                raise EchoError("reloading models is disabled in --multi-user mode")
+            if self.training:
+                raise EchoError("a training run is using the model; wait for it or interrupt it first")
+            self.tab.forget_comparer()
+            notes = self.context.reload_4bit(self.settings_from(list(values)))
+        except EchoError as exc:
+            return error_html(str(exc))
+        return "<p>Reloaded in 4-bit.</p>" + "".join(f"<p>{escape(n)}</p>" for n in notes)
+
+    def on_stop(self):
+        stop = self._stop
+        if stop is None:
+            return "<p>Nothing is training.</p>"
+        stop.set()
+        return "<p>Stopping after the current step; the adapter and a checkpoint will be saved…</p>"
+
+    @property
+    def training(self) -> bool:
+        """True while a run's worker thread is alive (other handlers refuse to touch the model then)."""
+        return self._lock.locked()
+
+    def on_train(self, model, dataset, lora, template, resume, overwrite, *values):
+        """Generator: yields (progress html, loss frame) while the worker thread trains.
+
+        The worker thread owns the run (the lock and the stop event): if the browser goes away and
+        gradio closes this generator, training goes on, Interrupt still reaches it, and no second
+        run can start until it has finished.
+        """
+        from discord_echo.train.driver import request_from_user_data
+
+        if self.context.multi_user:
+            yield error_html("training is disabled in --multi-user mode"), _loss_frame([])
+            return
+        if not self._lock.acquire(blocking=False):
+            yield error_html("a training run is already going; interrupt it first"), _loss_frame([])
+            return
+        handed_over = False
+        try:
+            model = (self.context.loaded_model() if self.context.loaded_model else model or "").strip()
+            settings = self.settings_from(list(values))
+            request = request_from_user_data(
+                self.context.user_data,
+                (dataset or "").strip(),
+                model,
+                (lora or "").strip(),
+                settings,
+                template=template or CHAT_TEMPLATE,
+                resume=bool(resume),
+                overwrite=bool(overwrite),
+            )
+            request = replace(request, loras_dir=self.context.loras_dir)
+            try:
+                memory, worrying = memory_html(str(self.tab.tokenizer_for(model) or ""), settings, self._profile_name)
+            except EchoError:  # an odd config.json: the estimate is advice, never a reason not to train
+                memory, worrying = "", False
+            if worrying:  # shown before the model loads; the run still starts (estimates can be pessimistic)
+                yield memory + "<p>Starting anyway…</p>", _loss_frame([])
+            handed_over = True
+            yield from self._run(request)
+        except EchoError as exc:
+            yield error_html(str(exc)), _loss_frame([])
+        finally:
+            if not handed_over:
+                self._lock.release()
+
+    def _run(self, request):
+        from discord_echo.train.driver import train
+
+        stop = self._stop = threading.Event()
+        seen: list[TrainProgress] = []
+        outcome: dict[str, Any] = {}
+        self.tab.forget_comparer()  # its model copy must not sit in memory beside training's
+
+        def work() -> None:
+            try:
+                outcome["result"] = train(request, self.context.host_factory(), seen.append, stop)
+            except BaseException as exc:  # noqa: BLE001 - handed to the UI thread below
+                outcome["error"] = exc
+            finally:
+                self._stop = None
+                self.tab.forget_comparer()  # the adapter on disk changed
+                self._lock.release()
+
+        started = time.monotonic()
+        worker = threading.Thread(target=work, name="discord-echo-train", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.5)
+            yield progress_html(seen[-1] if seen else None, started), _loss_frame(_points(seen))
+        if "error" in outcome:
+            error = outcome["error"]
+            if isinstance(error, EchoError):
+                raise error
+            log.error("Discord Echo: training failed", exc_info=error)
+            yield (
+                error_html(f"training failed: {type(error).__name__}: {error} (see the console)"),
+                _loss_frame(_points(seen)),
+            )
+            return
+        result: TrainResult = outcome["result"]
+        points = [(s, v, "train") for s, v in result.train_loss] + [(s, v, "held-out") for s, v in result.eval_loss]
+        yield result_html(result), _loss_frame(points or _points(seen))
+
+
+def _points(seen: list[TrainProgress]) -> list[tuple[int, float, str]]:
+    points = [(p.step, p.loss, "train") for p in seen if p.loss is not None]
+    points += [(p.step, p.eval_loss, "held-out") for p in seen if p.eval_loss is not None]
+    return points

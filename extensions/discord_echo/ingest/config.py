@@ -1,0 +1,64 @@
+"""One dataclass per pipeline stage; each default and its help text are written once, here.
+
+Front ends (CLI flags, tab widgets) are generated from these fields, so a default never
+differs between them. ``__post_init__`` validates, naming the field and the bad value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from discord_echo.core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ReadConfig:
+    """How exports are read (stage 1, ingest)."""
+
+    timezone: str = field(
+        default="UTC",
+        metadata={
+            "label": "Time zone of displayed dates",
+            "help": "TXT, HTML and CSV exports before 2.42.3 show dates in the exporting "
+            "machine's local time without saying which; give that IANA zone (e.g. "
+            "Europe/Berlin). JSON and HTML message ids carry exact UTC times and ignore this.",
+        },
+    )
+    day_first: bool | None = field(
+        default=None,
+        metadata={
+            "label": "Dates are day-first",
+            "help": "Whether numeric dates like 03/04/2024 are day/month. Default: learn it "
+            "from the file (a first number above 12 decides), else month-first (en-US).",
+        },
+    )
+    max_file_mb: int = field(
+        default=4096,
+        metadata={
+            "label": "Largest export file (MB)",
+            "help": "Refuse single files (or zip members) larger than this, before reading.",
+        },
+    )
+    max_zip_ratio: int = field(
+        default=200,
+        metadata={
+            "label": "Largest zip compression ratio",
+            "help": "Refuse zip members that claim to expand more than this many times "
+            "(zip bombs). Real exports compress about 5-20x.",
+        },
+    )
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError("timezone", self.timezone, "must be an IANA zone such as UTC or Europe/Berlin") from exc
+        if self.max_file_mb <= 0:
+            raise ConfigError("max_file_mb", self.max_file_mb, "must be positive")
+        if self.max_zip_ratio <= 0:
+            raise ConfigError("max_zip_ratio", self.max_zip_ratio, "must be positive")
+
+    @property
+    def tzinfo(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)

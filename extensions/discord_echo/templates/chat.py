@@ -1,0 +1,380 @@
+"""Render chat rows the way text-generation-webui's trainer sees them, count their tokens, mark what it trains.
+
+Takes ``{"role", "content"}`` message lists (one dataset row) and gives back, through a ``ChatRenderer``:
+the exact text the trainer tokenizes, its token count (exact with a local tokenizer, a conservative estimate
+without one), and the character spans of the assistant turns the trainer unmasks. The dataset builder uses it
+to keep rows under ``cutoff_len`` (the webui *drops* longer rows) and the UI to preview what is learned.
+
+Mirrors the webui at 1dcde41d (spec: shared/specs/webui-host.md §5): ``modules/training.py`` ``do_train`` /
+``tokenize_conversation`` and ``modules/models_settings.py`` ``load_template_by_name``. Nothing is copied
+from the webui; the behaviour is re-implemented and cited where it matters.
+
+transformers, tokenizers, jinja2 and pyyaml are the optional ``tokenize`` extra and are imported inside
+functions: the default renderer (built-in ChatML, estimated counts) needs none of them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from discord_echo.core.errors import ConfigError
+from discord_echo.templates.instruction import (
+    INSTALL_HINT,
+    ChatTemplateError,
+    available_instruction_templates,
+    compile_template,
+    read_instruction_template,
+    render_template,
+    template_errors,
+)
+
+__all__ = [
+    "BUILTIN_CHATML",
+    "CHAT_TEMPLATE",
+    "ChatRenderer",
+    "ChatTemplateError",
+    "available_instruction_templates",
+    "estimate_tokens",
+    "load_renderer",
+    "read_instruction_template",
+]
+
+CHAT_TEMPLATE = "Chat Template"  # the webui's `format` value meaning "the model's own template"
+ROLES = ("system", "user", "assistant")
+# Any of these makes a folder worth handing to AutoTokenizer (fast, SentencePiece, BPE, WordPiece).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "tiktoken.model")
+
+# Standard ChatML, as most ChatML models ship it. Only used without a tokenizer and without a named template;
+# ``_render_builtin_chatml`` renders the same text without jinja2.
+BUILTIN_CHATML = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+Message = Mapping[str, Any]
+Span = tuple[int, int]
+
+
+# --- the conservative estimate ---------------------------------------------------------------------------
+
+# Pieces roughly as BPE pre-tokenizers cut text: a word with its leading space, digits, ASCII punctuation,
+# one newline/tab, a run of spaces, then single non-ASCII characters.
+_PIECE = re.compile(r" ?[A-Za-z]+| ?[0-9]+| ?[!-/:-@\[-`{-~]+|[\n\r\t\f\v]| +|.", re.DOTALL)
+ESTIMATE_LETTERS_PER_TOKEN = 3
+
+
+def estimate_tokens(text: str) -> int:
+    """Upper estimate of the tokens any common LLM tokenizer needs for ``text`` (no tokenizer needed).
+
+    Rationale, per piece (real tokenizers: Llama 2/Mistral 32k SentencePiece with byte fallback, the weakest
+    common one; GPT-2/Llama 3/Qwen byte-level BPE, 50k-150k):
+    * ASCII words: ceil(letters / 3). Real vocabularies hold common words whole (one token, about 4-5
+      characters with the space), so English prose is over-counted by about 1.5x; rare words split into
+      3-4 letter pieces. Keysmash and elongations ("noooooo") can split finer: the margin on the common
+      words around them absorbs that.
+    * Digits: one token each, plus one for a leading space (Llama 2 and Mistral split every digit).
+    * ASCII punctuation and each newline/tab: one token each (merges like "..." only make it fewer).
+    * A run of spaces: one per space; a single space before a word is part of the word.
+    * Every other character: its UTF-8 byte length. That is a hard bound: a byte-level BPE token holds at
+      least one byte, and SentencePiece with byte fallback spends at most one token per byte. Emoji are 4
+      bytes and Llama 2 really spends 4 tokens on most; Devanagari, Thai or Hangul (3 bytes) can fall back
+      to bytes too. Modern vocabularies need far fewer for Cyrillic or CJK (about 2-4x fewer), so give a
+      tokenizer for exact counts on non-English chats.
+    So only ASCII words are guessed; everything else is bounded.
+    Control tokens such as ``<|im_start|>`` are counted as their text (several tokens instead of one).
+    """
+    total = 0
+    for match in _PIECE.finditer(text):
+        piece = match.group()
+        body = piece.lstrip(" ")
+        if not body:
+            total += len(piece)
+        elif body[0].isascii():
+            if body[0].isalpha():
+                total += math.ceil(len(body) / ESTIMATE_LETTERS_PER_TOKEN)
+            elif body[0].isdigit():
+                total += len(body) + (len(piece) - len(body))
+            else:
+                total += len(body)
+        else:
+            total += len(body.encode("utf-8"))
+    return total
+
+
+# --- the renderer ----------------------------------------------------------------------------------------
+
+
+class ChatRenderer:
+    """Renders one dataset row as the trainer sees it; made by ``load_renderer``.
+
+    ``exact`` is True when tokens are counted by the model's tokenizer; ``description`` says what is used.
+    """
+
+    def __init__(
+        self,
+        render_fn: Callable[[list[dict[str, Any]], bool], str],
+        template_label: str,
+        description: str,
+        tokenizer: Any = None,
+        chat_template: str | None = None,
+    ):
+        self._render_fn = render_fn
+        self._tokenizer = tokenizer
+        self._chat_template = chat_template
+        self._encoder: Any = None
+        self.template_label = template_label
+        self.description = description
+        self.exact = tokenizer is not None
+        # What the build used, recorded as fields in the dataset's report (set by load_renderer).
+        self.tokenizer_folder: str | None = None
+        self.template_name: str | None = None  # None: built-in ChatML
+
+    def render(self, messages: Sequence[Message]) -> str:
+        """The exact text the trainer tokenizes for this row (no generation prompt)."""
+        return self._render(_checked(messages, self.template_label), False)
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """Tokens of the row: the trainer's ``len(apply_chat_template(messages, tokenize=True))``, or the estimate."""
+        msgs = _checked(messages, self.template_label)
+        if self._tokenizer is None:
+            return estimate_tokens(self._render(msgs, False))
+        return len(self._token_ids(msgs, False))
+
+    def trained_spans(self, messages: Sequence[Message]) -> list[Span]:
+        """Character spans of ``render(messages)`` whose tokens the trainer trains on (labels not -100).
+
+        Same rule as webui modules/training.py ``tokenize_conversation``: for each assistant message i, the
+        tokens from ``len(template(messages[:i], add_generation_prompt=True))`` up to
+        ``len(template(messages[:i+1]))`` of the full row. That covers the reply and the end-of-turn marker
+        after it (``<|im_end|>\\n`` in ChatML). Without a tokenizer the same rule is applied to characters.
+        """
+        msgs = _checked(messages, self.template_label)
+        text = self._render(msgs, False)
+        if self._tokenizer is not None:
+            boundaries = self._token_boundaries(msgs, text)
+            if boundaries is not None:
+                full_ids, chars = boundaries
+                return _merge(
+                    (chars[start], chars[end])
+                    for start, end in _unmasked(msgs, lambda m, gen: len(self._token_ids(m, gen)), len(full_ids))
+                )
+        return _merge(_unmasked(msgs, lambda m, gen: len(self._render(m, gen)), len(text)))
+
+    def segments(self, messages: Sequence[Message]) -> list[tuple[str, bool]]:
+        """``render(messages)`` cut into consecutive ``(text, trained)`` pieces, for a preview widget."""
+        text = self.render(messages)
+        pieces: list[tuple[str, bool]] = []
+        position = 0
+        for start, end in self.trained_spans(messages):
+            if start > position:
+                pieces.append((text[position:start], False))
+            pieces.append((text[start:end], True))
+            position = end
+        if position < len(text):
+            pieces.append((text[position:], False))
+        return pieces
+
+    def preview(self, messages: Sequence[Message]) -> str:
+        """``render(messages)`` with each trained piece wrapped in ⟦ ⟧."""
+        return "".join(f"⟦{text}⟧" if trained else text for text, trained in self.segments(messages))
+
+    # -- internals
+
+    def _render(self, messages: list[dict[str, Any]], add_generation_prompt: bool) -> str:
+        return self._render_fn(messages, add_generation_prompt)
+
+    def _token_ids(self, messages: list[dict[str, Any]], add_generation_prompt: bool) -> list[int]:
+        # return_dict=False as the webui passes it; transformers 5 returns a BatchEncoding otherwise.
+        with template_errors(self.template_label):
+            out = self._tokenizer.apply_chat_template(
+                messages,
+                chat_template=self._chat_template,
+                add_generation_prompt=add_generation_prompt,
+                tokenize=True,
+                return_dict=False,
+            )
+        if isinstance(out, Mapping):
+            out = out["input_ids"]
+        return list(out)
+
+    def _token_boundaries(self, messages: list[dict[str, Any]], text: str) -> tuple[list[int], list[int]] | None:
+        """Full-row token ids and, for each token index k (0..n), the character where token k starts.
+
+        apply_chat_template(tokenize=True) encodes the rendered text with add_special_tokens=False, so
+        encoding it again with offsets gives the same ids (checked). None when no offsets can be had (a
+        tokenizer without a ``tokenizers`` backend): callers then apply the rule to characters.
+        """
+        full_ids = self._token_ids(messages, False)
+        encoder = self._offsets_encoder()
+        if encoder is None:
+            return None
+        encoding = encoder.encode(text, add_special_tokens=False)
+        if list(encoding.ids) != full_ids:
+            return None
+        # Token k starts where token k-1 ends; the running max keeps boundaries ordered when the byte tokens
+        # of one character all carry that character's offsets.
+        chars = [0]
+        for _start, end in encoding.offsets[:-1]:
+            chars.append(max(chars[-1], end))
+        chars.append(len(text))
+        return full_ids, chars
+
+    def _offsets_encoder(self) -> Any:
+        """The tokenizer's ``tokenizers`` backend without its post-processor, made once per renderer.
+
+        A ByteLevel post-processor with trim_offsets=True (GPT-2 style) shrinks offsets to exclude spaces,
+        which would misplace span edges; without special tokens it changes nothing else.
+        """
+        if self._encoder is None:
+            backend = getattr(self._tokenizer, "backend_tokenizer", None)
+            if backend is None:
+                return None
+            from tokenizers import Tokenizer
+
+            self._encoder = Tokenizer.from_str(backend.to_str())
+            self._encoder.post_processor = None
+        return self._encoder
+
+
+def _unmasked(
+    messages: list[dict[str, Any]], length: Callable[[list[dict[str, Any]], bool], int], full_length: int
+) -> list[Span]:
+    # webui modules/training.py tokenize_conversation: start = len(prefix + generation prompt),
+    # end = min(len(through this turn), len(full)).
+    spans = []
+    for i, message in enumerate(messages):
+        if message["role"] == "assistant":
+            start = length(messages[:i], True)
+            end = min(length(messages[: i + 1], False), full_length)
+            if start < end:
+                spans.append((start, end))
+    return spans
+
+
+def _merge(spans: Any) -> list[Span]:
+    merged: list[Span] = []
+    for start, end in sorted(spans):
+        if start >= end:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _checked(messages: Sequence[Message], template_label: str) -> list[dict[str, Any]]:
+    """Plain dict copies of the messages, after the checks the trainer would otherwise fail on."""
+    if not messages:
+        raise ChatTemplateError(template_label, "the conversation has no messages")
+    checked = []
+    for index, message in enumerate(messages):
+        role, content = message.get("role"), message.get("content")
+        if role not in ROLES:
+            raise ChatTemplateError(template_label, f"messages[{index}] has role {role!r}, expected one of {ROLES}")
+        if not isinstance(content, str):
+            raise ChatTemplateError(template_label, f"messages[{index}] content is not text: {content!r}")
+        checked.append({"role": role, "content": content})
+    if checked[0]["role"] == "assistant":
+        # tokenize_conversation renders messages[:0] for the first assistant turn, and transformers refuses an
+        # empty conversation, so the whole training run would fail.
+        raise ChatTemplateError(
+            template_label, "the conversation starts with an assistant message; the webui trainer cannot mask it"
+        )
+    return checked
+
+
+# --- loading ---------------------------------------------------------------------------------------------
+
+
+def load_renderer(
+    tokenizer: str | Path | None = None,
+    template: str | None = None,
+    instruction_templates_dir: Path | None = None,
+) -> ChatRenderer:
+    """Build the renderer for a training setup, mirroring the webui's ``format`` choice.
+
+    ``tokenizer``: a local Hugging Face model or tokenizer folder (never downloaded). ``template``: None or
+    ``"Chat Template"`` for the tokenizer's own chat template, else the name of a webui instruction template
+    in ``instruction_templates_dir`` (``user_data/instruction-templates``). Without a tokenizer, text is still
+    rendered exactly but tokens are estimated; with neither, a built-in ChatML template is used.
+    """
+    named = template not in (None, "", CHAT_TEMPLATE)
+    template_text = read_instruction_template(template, instruction_templates_dir) if named else None
+    if tokenizer is not None:
+        folder = Path(tokenizer)
+        tok = _load_tokenizer(folder)
+        label = repr(template) if named else f"of {folder} ({CHAT_TEMPLATE})"
+        if template_text is None:
+            template_text = _own_chat_template(tok, folder)
+        compile_template(template_text, label)
+
+        def render_hf(messages: list[dict[str, Any]], add_generation_prompt: bool) -> str:
+            with template_errors(label):
+                return tok.apply_chat_template(
+                    messages, chat_template=template_text, add_generation_prompt=add_generation_prompt, tokenize=False
+                )
+
+        name = template if named else CHAT_TEMPLATE
+        renderer = ChatRenderer(render_hf, label, f"tokenizer {folder}, template {name}", tok, template_text)
+        renderer.tokenizer_folder, renderer.template_name = str(folder), name
+        return renderer
+    if template == CHAT_TEMPLATE:
+        raise ConfigError("template", template, "the model's own chat template needs a tokenizer folder")
+    if template_text is not None:
+        label = repr(template)
+        compiled = compile_template(template_text, label)
+        renderer = ChatRenderer(
+            lambda messages, gen: render_template(compiled, label, messages, gen),
+            label,
+            f"template {template}; estimate: ~{ESTIMATE_LETTERS_PER_TOKEN} letters/token, no tokenizer given",
+        )
+        renderer.template_name = template
+        return renderer
+    return ChatRenderer(
+        _render_builtin_chatml,
+        "ChatML (built-in)",
+        f"template ChatML (built-in); estimate: ~{ESTIMATE_LETTERS_PER_TOKEN} letters/token, no tokenizer given",
+    )
+
+
+def _load_tokenizer(folder: Path) -> Any:
+    if not folder.is_dir():
+        raise ConfigError("tokenizer", str(folder), "folder not found")
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise ConfigError(
+            "tokenizer", str(folder), f"no tokenizer files in this folder (looked for {', '.join(TOKENIZER_FILES)})"
+        )
+    try:
+        from transformers import AutoTokenizer
+    except ImportError as exc:
+        raise ConfigError("tokenizer", str(folder), f"exact token counts need transformers; {INSTALL_HINT}") from exc
+    try:
+        return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError, KeyError, TypeError, ImportError) as exc:
+        raise ConfigError("tokenizer", str(folder), f"cannot load the tokenizer: {exc}") from exc
+
+
+def _own_chat_template(tok: Any, folder: Path) -> str:
+    # webui do_train with format "Chat Template" refuses a tokenizer without chat_template; a dict of
+    # templates resolves to its "default" one, as transformers' get_chat_template does.
+    if not getattr(tok, "chat_template", None):
+        raise ConfigError(
+            "template", CHAT_TEMPLATE, f"the tokenizer in {folder} has no chat template; name an instruction template"
+        )
+    try:
+        return tok.get_chat_template()
+    except ValueError as exc:
+        raise ConfigError("template", CHAT_TEMPLATE, f"the tokenizer in {folder}: {exc}") from exc
+
+
+def _render_builtin_chatml(messages: list[dict[str, Any]], add_generation_prompt: bool) -> str:
+    """``BUILTIN_CHATML`` rendered in plain Python, so the default renderer needs no jinja2."""
+    text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+    return text + "<|im_start|>assistant\n" if add_generation_prompt else text

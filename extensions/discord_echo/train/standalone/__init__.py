@@ -1,0 +1,1 @@
+"""The standalone host: transformers + peft + torch, with the webui trainer's data semantics."""

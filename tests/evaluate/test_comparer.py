@@ -1,0 +1,233 @@
+"""Compare: one loaded model, adapter off = the base model, adapter on = the echo; numbers that show it echoes me.
+
+One tiny random-weight Llama is trained (with the real standalone host) on the bundled sample's two-speaker
+chat: alex (me: lowercase, emoji, no full stops) vs Sam (capitalised sentences). Then, on the held-out
+conversations: my replies must get more likely with the adapter, and more so than Sam's.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import fields, replace
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("peft")
+
+import torch  # noqa: E402
+from tiny_models import build_tiny_model  # noqa: E402
+
+from discord_echo.core.errors import ConfigError, HostUnavailableError  # noqa: E402
+from discord_echo.core.safe_files import FileExistsRefusedError  # noqa: E402
+from discord_echo.dataset.pipeline import BuildSettings, build_dataset, write_build  # noqa: E402
+from discord_echo.evaluate.comparer import Comparer, CompareSettings, switch_seconds  # noqa: E402
+from discord_echo.evaluate.metrics import held_out_pairs, their_samples  # noqa: E402
+from discord_echo.evaluate.model_loading import reload_seconds  # noqa: E402
+from discord_echo.evaluate.report import REPORT_NAME, evaluate, write_report  # noqa: E402
+from discord_echo.templates.chat import load_renderer  # noqa: E402
+from discord_echo.train import driver as training  # noqa: E402
+from discord_echo.train.profiles import PROFILES  # noqa: E402
+from discord_echo.train.standalone.host import StandaloneHost  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "samples"))
+import make_sample  # noqa: E402
+
+# A tiny model learns only with a high learning rate; dropout off and no checkpoints keep the run short.
+TINY_RUN = replace(
+    PROFILES["CPU (no GPU)"],
+    epochs=2.0,
+    learning_rate=1e-2,
+    lora_dropout=0.0,
+    micro_batch_size=4,
+    batch_size=4,
+    save_steps=0,
+    eval_steps=0,
+)
+
+
+@pytest.fixture(scope="module")
+def echo(tmp_path_factory) -> dict:
+    """Model, dataset build and trained LoRA, made once: ~10-30 s on 2 CPU cores."""
+    root = tmp_path_factory.mktemp("echo")
+    model = build_tiny_model(root / "model")
+    export = root / "dm.json"
+    export.write_text(json.dumps(make_sample.build(seed=7, sessions=40)), encoding="utf-8")
+    user_data = root / "user_data"
+    result = build_dataset([export], ["alex"], BuildSettings(), load_renderer(model))
+    written = write_build(result, BuildSettings(), user_data, "echo")
+    request = training.request_from_user_data(user_data, "echo", str(model), "echo", TINY_RUN)
+    trained = training.train(request, StandaloneHost())
+    comparer = Comparer.load(model, trained.adapter_dir)
+    return {"model": model, "result": result, "written": written, "adapter": trained.adapter_dir, "cmp": comparer}
+
+
+def test_tuned_lowers_perplexity_of_my_replies_more_than_of_theirs(echo):
+    comparer, held_out = echo["cmp"], echo["result"].held_out
+    theirs = their_samples(held_out)
+    assert held_out and theirs
+    mine_base, mine_tuned = comparer.perplexity(held_out, False), comparer.perplexity(held_out, True)
+    their_base, their_tuned = comparer.perplexity(theirs, False), comparer.perplexity(theirs, True)
+    assert mine_tuned < mine_base
+    # Improvement as ln(base/tuned): nats per token removed by the adapter.
+    assert mine_base / mine_tuned > their_base / their_tuned
+
+
+def test_adapter_off_gives_the_base_models_logits_and_on_differs(echo):
+    from transformers import AutoModelForCausalLM
+
+    comparer = echo["cmp"]
+    messages = echo["result"].held_out[0].messages
+    base = AutoModelForCausalLM.from_pretrained(str(echo["model"]), local_files_only=True).eval()
+    with torch.inference_mode():
+        expected = base(input_ids=torch.tensor([_row_ids(comparer, messages)])).logits[0]
+    assert torch.allclose(comparer.logits(messages, adapter=False), expected, atol=1e-5)
+    assert not torch.allclose(comparer.logits(messages, adapter=True), expected, atol=1e-3)
+    # And the switch is not sticky: off again gives the base logits again.
+    assert torch.allclose(comparer.logits(messages, adapter=False), expected, atol=1e-5)
+
+
+def _row_ids(comparer: Comparer, messages: list[dict]) -> list[int]:
+    out = comparer.tokenizer.apply_chat_template(
+        messages, chat_template=comparer.chat_template, tokenize=True, return_dict=False
+    )
+    return list(out)
+
+
+@pytest.mark.parametrize("settings", [CompareSettings(seed=3), CompareSettings(greedy=True)], ids=["sampled", "greedy"])
+def test_same_seed_same_reply_and_streaming_ends_with_it(echo, settings):
+    comparer = echo["cmp"]
+    prompt = held_out_pairs(echo["result"].held_out)[0].prompt
+    for adapter in (False, True):
+        first = comparer.generate(prompt, adapter, replace(settings, max_new_tokens=12))
+        again = comparer.generate(prompt, adapter, replace(settings, max_new_tokens=12))
+        streamed = list(comparer.stream(prompt, adapter, replace(settings, max_new_tokens=12)))
+        assert first == again
+        assert streamed and streamed[-1] == first
+        assert all(isinstance(s, str) for s in streamed)
+
+
+def test_a_closed_stream_releases_the_model(echo):
+    comparer = echo["cmp"]
+    prompt = held_out_pairs(echo["result"].held_out)[0].prompt
+    stream = comparer.stream(prompt, True, CompareSettings(max_new_tokens=200, seed=1))
+    next(stream)
+    stream.close()
+    # The next call waits for the cancelled generation to stop, then runs normally.
+    assert isinstance(comparer.generate(prompt, False, CompareSettings(max_new_tokens=4)), str)
+
+
+def test_batch_fills_n_rows_with_real_base_and_tuned(echo):
+    pairs = held_out_pairs(echo["result"].held_out)
+    rows = echo["cmp"].batch(pairs, 3, CompareSettings(max_new_tokens=8, seed=5))
+    assert len(rows) == 3
+    assert rows[0].real == pairs[0].reply and rows[-1].real == pairs[-1].reply
+    assert all(r.prompt and r.real for r in rows)
+    assert all(isinstance(r.base, str) and isinstance(r.tuned, str) for r in rows)
+
+
+def test_evaluate_reports_and_saves_next_to_the_lora(echo):
+    settings = CompareSettings(max_new_tokens=8)
+    report = evaluate(echo["cmp"], echo["result"].held_out, "alex", settings, n=2)
+    assert report.mine.tuned < report.mine.base
+    assert report.theirs is not None and report.mine.gain > report.theirs.gain
+    assert set(report.style) == {"real", "base", "tuned"} and len(report.rows) == 2
+    assert not [w for w in report.warnings if w.kind in ("no_gain", "not_specific", "template_mismatch")]
+    path = write_report(echo["adapter"], report)
+    assert path == echo["adapter"] / REPORT_NAME and "| yours |" in path.read_text(encoding="utf-8")
+    write_report(echo["adapter"], report)  # ours: rewritten
+    path.write_text("my own notes\n", encoding="utf-8")
+    with pytest.raises(FileExistsRefusedError):
+        write_report(echo["adapter"], report)
+    assert path.read_text(encoding="utf-8") == "my own notes\n"
+    path.unlink()
+
+
+def test_a_different_template_is_reported_as_a_mismatch(echo):
+    templates = REPO / "tests" / "data" / "instruction-templates"
+    other = Comparer.load(echo["model"], echo["adapter"], template="Alpaca", templates_dir=templates)
+    report = evaluate(other, echo["result"].held_out[:1], "alex", CompareSettings(max_new_tokens=2), n=1)
+    kinds = [w.kind for w in report.warnings]
+    assert "template_mismatch" in kinds
+    assert other.template_name == "Alpaca" and echo["cmp"].template_name == "Chat Template"
+
+
+def test_switch_costs_far_less_than_a_reload(echo):
+    messages = held_out_pairs(echo["result"].held_out)[0].prompt
+    switch = switch_seconds(echo["cmp"], messages, switches=20)
+    reload = reload_seconds(echo["model"], echo["adapter"], messages, repeats=1)
+    assert switch * 10 < reload
+
+
+def test_a_model_without_adapter_is_refused(echo):
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(str(echo["model"]), local_files_only=True)
+    with pytest.raises(HostUnavailableError, match="no LoRA"):
+        Comparer(base, echo["cmp"].tokenizer, echo["cmp"].chat_template)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"max_new_tokens": 0}, "max_new_tokens"),
+        ({"max_new_tokens": 5000}, "max_new_tokens"),
+        ({"temperature": 0}, "temperature"),
+        ({"temperature": 3.0}, "temperature"),
+        ({"top_p": 0}, "top_p"),
+        ({"top_p": 1.5}, "top_p"),
+        ({"seed": -1}, "seed"),
+        ({"seed": True}, "seed"),
+    ],
+)
+def test_compare_settings_refuse_bad_values(changes, field):
+    with pytest.raises(ConfigError, match=field):
+        CompareSettings(**changes)
+
+
+def test_compare_settings_fields_have_label_and_help():
+    for f in fields(CompareSettings):
+        assert f.metadata.get("label") and f.metadata.get("help"), f.name
+    assert CompareSettings() == CompareSettings(**{f.name: f.default for f in fields(CompareSettings)})
+
+
+def test_the_public_disable_adapter_path_gives_the_same_base_logits(echo):
+    comparer = echo["cmp"]
+    messages = echo["result"].held_out[0].messages
+    fast = comparer.logits(messages, adapter=False)
+    layers, comparer._layers = comparer._layers, []  # as with a peft without the per-layer flag
+    try:
+        assert torch.allclose(comparer.logits(messages, adapter=False), fast, atol=1e-6)
+        assert not torch.allclose(comparer.logits(messages, adapter=True), fast, atol=1e-3)
+    finally:
+        comparer._layers = layers
+
+
+def test_evaluate_needs_held_out_replies(echo):
+    with pytest.raises(ConfigError, match="held-out"):
+        evaluate(echo["cmp"], [], "alex", CompareSettings())
+
+
+def test_padding_in_batches_does_not_change_the_score(echo):
+    held_out = echo["result"].held_out
+    one, four = echo["cmp"].score(held_out, True, batch_size=1), echo["cmp"].score(held_out, True, batch_size=4)
+    assert one.tokens == four.tokens > 0
+    assert one.nll == pytest.approx(four.nll, rel=1e-4)
+
+
+def test_comparing_on_a_gpu_loads_the_base_in_4bit_like_training():
+    """The CUDA path cannot run here (no GPU): only which loading arguments are chosen is checked."""
+    import torch
+
+    from discord_echo.evaluate.model_loading import compare_load_kwargs
+
+    assert compare_load_kwargs(cuda=False, bitsandbytes=False, bf16=False) == {"dtype": torch.float32}
+    gpu = compare_load_kwargs(cuda=True, bitsandbytes=True, bf16=True)
+    quant = gpu["quantization_config"]
+    assert quant.load_in_4bit and quant.bnb_4bit_quant_type == "nf4" and quant.bnb_4bit_use_double_quant
+    assert gpu["dtype"] == torch.bfloat16 and gpu["device_map"] == {"": 0}
+    no_bnb = compare_load_kwargs(cuda=True, bitsandbytes=False, bf16=False)
+    assert "quantization_config" not in no_bnb and no_bnb["dtype"] == torch.float16

@@ -1,0 +1,194 @@
+"""The tab's handlers, called the way gradio calls them (no browser): read, preview, write."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gradio")
+
+from factories import profile_values, write_dataset_in_tab  # noqa: E402
+
+from discord_echo.frontends.app import build_app, make_context  # noqa: E402
+from discord_echo.frontends.ui.tab import EchoTab, TabContext  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "samples" / "alex_and_sam.json"
+
+
+@pytest.fixture()
+def tab(tmp_path):
+    import gradio as gr
+
+    context = make_context(tmp_path / "user_data")
+    with gr.Blocks():
+        tab = EchoTab(context)
+        tab.build()
+    return tab
+
+
+def _values(tab: EchoTab) -> list:
+    return [w.value for stage in tab.forms.values() for w in stage.values()]
+
+
+def test_every_component_has_an_elem_id(tmp_path):
+    demo = build_app(make_context(tmp_path / "ud"))
+    ids = [b.elem_id for b in demo.blocks.values() if b.elem_id]
+    interactive = [
+        b
+        for b in demo.blocks.values()
+        if b.__class__.__name__ in ("Button", "Textbox", "Checkbox", "Dropdown", "Number", "File")
+    ]
+    assert all(b.elem_id and b.elem_id.startswith("discord-echo-") for b in interactive)
+    assert len(set(ids)) == len(ids)  # unique, so tests and CSS never hit the webui's own components
+
+
+def test_read_preview_write(tab, tmp_path):
+    out = tab.on_read([str(SAMPLE)], "")
+    c = tab.c
+    assert "Read 376 messages from 1 file" in out[c["status"]]
+    assert "Direct Messages" in out[c["summary"]]
+    choices = out[c["me"]].choices
+    alex = next(value for label, value in choices if label.startswith("alex"))
+    assert out[c["timeline"]]["messages"].sum() == 376
+
+    preview = tab.on_preview(out[c["paths"]], [alex], c["model"].value, "Chat Template", None, *_values(tab))
+    assert "training samples ready" in preview[c["status"]]
+    assert "<mark" in preview[c["preview"]] and "&lt;|im_start|&gt;assistant" in preview[c["preview"]]
+    assert "alex" in preview[c["report"]]
+
+    written = tab.on_write(preview[c["result"]], "tab-echo", False)
+    assert "Wrote tab-echo.json" in written[c["status"]]
+    rows = json.loads((tab.context.user_data / "training" / "datasets" / "tab-echo.json").read_text())
+    assert rows and rows[0]["messages"][-1]["role"] == "assistant"
+    # Writing again without the checkbox is refused, with the reason in the status box.
+    again = tab.on_write(preview[c["result"]], "tab-echo", False)
+    assert "already exists" in again[c["status"]]
+
+
+def test_errors_become_messages_not_tracebacks(tab, tmp_path):
+    c = tab.c
+    assert "add export files or a folder first" in tab.on_read([], "")[c["status"]]
+    assert "no such folder" in tab.on_read([], str(tmp_path / "missing"))[c["status"]]
+    bad = tmp_path / "bad.json"
+    bad.write_text("{ not json")
+    out = tab.on_read([str(bad)], "")
+    assert "bad.json" in out[c["summary"]]  # the file's own error, shown in its summary
+    assert (
+        "pick which author is you"
+        in tab.on_preview([str(SAMPLE)], [], "", "Chat Template", None, *_values(tab))[c["status"]]
+    )
+    values = _values(tab)
+    names = [n for stage in tab.forms.values() for n in stage]
+    values[names.index("gap_minutes")] = 0
+    failed = tab.on_preview([str(SAMPLE)], ["alex"], "", "Chat Template", None, *values)
+    assert "gap_minutes=0: must be positive" in failed[c["status"]]
+    assert "preview the samples first" in tab.on_write(None, "x", False)[c["status"]]
+
+
+def test_multi_user_mode_disables_writing(tmp_path):
+    import gradio as gr
+
+    context = TabContext(user_data=tmp_path, loras_dir=tmp_path / "loras", multi_user=True)
+    with gr.Blocks():
+        tab = EchoTab(context)
+        tab.build()
+    assert tab.c["write"].interactive is False
+    assert "disabled in --multi-user mode" in tab.on_write(("x", "y"), "n", False)[tab.c["status"]]
+
+
+def test_multi_user_mode_disables_training_and_character_files(tmp_path):
+    import gradio as gr
+
+    from discord_echo.train.standalone.host import StandaloneHost
+
+    context = make_context(tmp_path / "ud", with_demo=False)
+    context.multi_user = True
+    context.host_factory = StandaloneHost
+    with gr.Blocks():
+        tab = EchoTab(context)
+        tab.build()
+    panel, compare = tab.train_panel, tab.compare_panel
+    assert panel.c["train"].interactive is False and compare.c["character"].interactive is False
+    values = [w.value for w in panel.settings_widgets.values()]
+    (html, _), *_ = list(panel.on_train("m", "d", "l", "Chat Template", False, False, *values))
+    assert "training is disabled in --multi-user mode" in html
+    assert "disabled in --multi-user mode" in compare.on_character("d", "Chat Template", False)[0]
+    assert not any((tmp_path / "ud" / "loras").iterdir()) and not any((tmp_path / "ud" / "characters").iterdir())
+
+
+def test_train_from_the_tab_streams_progress_and_saves_the_lora(tab):
+    """The whole road in the tab on the bundled sample and the demo model (tiny, built locally)."""
+    c, panel = tab.c, tab.train_panel
+    write_dataset_in_tab(tab, SAMPLE, "ui-echo")
+    values = profile_values(panel, "CPU (no GPU)", epochs=2, learning_rate=0.01, save_steps=0, eval_steps=5)
+    updates = list(panel.on_train(c["model"].value, "ui-echo", "ui-lora", "Chat Template", False, False, *values))
+    texts = [html for html, _ in updates]
+    assert "Done. Saved" in texts[-1], texts[-1]
+    assert any("step " in t and " left" in t for t in texts[:-1])  # progress streamed while it ran
+    final_plot = updates[-1][1]
+    assert set(final_plot["series"]) >= {"train", "held-out"}
+    adapter = tab.context.loras_dir / "ui-lora"
+    assert (adapter / "adapter_model.safetensors").is_file() and (adapter / "training_log.json").is_file()
+    # Training again under the same name is refused without the checkbox: the LoRA is kept.
+    again = list(panel.on_train(c["model"].value, "ui-echo", "ui-lora", "Chat Template", False, False, *values))
+    assert "already exists" in again[-1][0]
+
+
+def test_profile_choice_sets_training_and_dataset_cutoff(tab):
+    values = tab.train_panel.on_profile("CPU (no GPU)")
+    names = list(tab.train_panel.settings_widgets)
+    assert values[names.index("load_in_4bit")] is False
+    assert values[-1] == values[names.index("cutoff_len")] == 256
+
+
+def test_memory_check_warns_with_a_concrete_change_when_a_model_will_not_fit(tmp_path):
+    import json
+
+    from discord_echo.frontends.ui.train_panel import memory_html
+    from discord_echo.train.profiles import PROFILES
+
+    big = tmp_path / "llama-70b"
+    big.mkdir()
+    # config.json only: the estimate reads the model's shape, never its weights.
+    (big / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "llama",
+                "hidden_size": 8192,
+                "intermediate_size": 28672,
+                "num_hidden_layers": 80,
+                "num_attention_heads": 64,
+                "num_key_value_heads": 8,
+                "vocab_size": 128256,
+            }
+        )
+    )
+    html, worrying = memory_html(str(big), PROFILES["8 GB (RTX 3060 Ti)"], "8 GB (RTX 3060 Ti)")
+    assert worrying and "more than the 8 GB card" in html and "<li>" in html
+    html, worrying = memory_html("", PROFILES["8 GB (RTX 3060 Ti)"], "8 GB (RTX 3060 Ti)")
+    assert not worrying and "give a local model folder" in html
+
+
+def test_a_run_outlives_its_browser_tab_and_blocks_a_second_one(tab):
+    """Gradio closes a handler's generator when the page goes away: training must go on, stay stoppable,
+    and keep a second run from starting beside it."""
+    import time
+
+    c, panel = tab.c, tab.train_panel
+    write_dataset_in_tab(tab, SAMPLE, "orphan")
+    values = profile_values(panel, "Tiny demo model (CPU)", epochs=20)
+    run = panel.on_train(c["model"].value, "orphan", "orphan-lora", "Chat Template", False, False, *values)
+    next(run)
+    run.close()  # the browser went away
+    assert panel.training
+    second = list(panel.on_train(c["model"].value, "orphan", "other", "Chat Template", False, False, *values))
+    assert "already going" in second[-1][0]
+    assert "Stopping after the current step" in panel.on_stop()  # Interrupt still reaches the orphaned run
+    deadline = time.monotonic() + 120
+    while panel.training and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not panel.training
+    assert (tab.context.loras_dir / "orphan-lora" / "adapter_model.safetensors").is_file()

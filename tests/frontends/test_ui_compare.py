@@ -1,0 +1,122 @@
+"""The tab's Compare section on a LoRA trained in the test (tiny demo model, bundled sample)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gradio")
+
+from factories import profile_values, write_dataset_in_tab  # noqa: E402
+
+from discord_echo.evaluate.characters import read_character  # noqa: E402
+from discord_echo.frontends.app import make_context  # noqa: E402
+from discord_echo.frontends.ui.tab import EchoTab  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "samples" / "alex_and_sam.json"
+
+
+def _values(widgets: dict) -> list:
+    return [w.value for w in widgets.values()]
+
+
+@pytest.fixture(scope="module")
+def trained_tab(tmp_path_factory):
+    import gradio as gr
+
+    context = make_context(tmp_path_factory.mktemp("compare") / "user_data")
+    with gr.Blocks():
+        tab = EchoTab(context)
+        tab.build()
+    c, panel = tab.c, tab.train_panel
+    write_dataset_in_tab(tab, SAMPLE, "cmp-echo")
+    values = profile_values(panel, "CPU (no GPU)", epochs=4, learning_rate=0.02, save_steps=0, eval_steps=50)
+    updates = list(panel.on_train(c["model"].value, "cmp-echo", "cmp-lora", "Chat Template", False, False, *values))
+    assert "Done. Saved" in updates[-1][0], updates[-1][0]
+    return tab
+
+
+def test_held_out_conversations_load_and_three_columns_fill(trained_tab):
+    tab, cp = trained_tab, trained_tab.compare_panel
+    status, dropdown, pairs = cp.on_load("cmp-echo")
+    assert "held-out replies of yours" in status and pairs
+    settings = _values(cp.settings_widgets)
+    pick = dropdown.choices[1][0] if isinstance(dropdown.choices[1], tuple) else dropdown.choices[1]
+    updates = list(
+        cp.on_compare(tab.c["model"].value, "cmp-lora", "Chat Template", pairs, pick, "", "cmp-echo", *settings)
+    )
+    status, friend, real, base, tuned = updates[-1]
+    assert status.startswith("Same prompt")
+    assert friend and real == pairs[0]["reply"] and base and tuned
+    assert len(updates) > 3  # streamed, not one final answer
+
+
+def test_typed_message_gets_base_and_tuned_replies(trained_tab):
+    tab, cp = trained_tab, trained_tab.compare_panel
+    updates = list(
+        cp.on_compare(
+            tab.c["model"].value,
+            "cmp-lora",
+            "Chat Template",
+            [],
+            "(type a message below)",
+            "Are you coming to the game?",
+            "cmp-echo",
+            *_values(cp.settings_widgets),
+        )
+    )
+    _, friend, real, base, tuned = updates[-1]
+    assert friend == "Are you coming to the game?" and real == "" and base and tuned
+
+
+def test_evaluate_scores_and_saves_the_report(trained_tab):
+    tab, cp = trained_tab, trained_tab.compare_panel
+    out = cp.on_evaluate(
+        tab.c["model"].value, "cmp-lora", "Chat Template", "cmp-echo", 3, *_values(cp.settings_widgets)
+    )
+    status, numbers, chart, style, rows, report = out
+    assert status.startswith("Evaluated")
+    assert len(rows) == 3 and list(rows.columns) == ["friend", "real", "base", "tuned"]
+    assert set(chart["model"]) == {"base", "tuned"}
+    assert "Report saved to" in report
+    assert (tab.context.loras_dir / "cmp-lora" / "discord_echo_report.md").is_file()
+
+
+def test_character_is_written_once_and_instructions_say_instruct_mode(trained_tab):
+    tab, cp = trained_tab, trained_tab.compare_panel
+    status, instructions = cp.on_character("cmp-echo", "Chat Template", False)
+    assert "Wrote the character" in status and "instruct" in instructions
+    character = read_character(tab.context.user_data / "characters" / "alex.yaml")
+    assert character["name"] == "alex" and "alex" in character["context"]
+    again, _ = cp.on_character("cmp-echo", "Chat Template", False)
+    assert "already exists" in again
+
+
+def test_compare_without_a_lora_says_what_to_do(trained_tab):
+    tab, cp = trained_tab, trained_tab.compare_panel
+    updates = list(
+        cp.on_compare(
+            tab.c["model"].value,
+            "no-such-lora",
+            "Chat Template",
+            [],
+            "(type a message below)",
+            "hi",
+            "cmp-echo",
+            *_values(cp.settings_widgets),
+        )
+    )
+    assert "no trained LoRA there yet" in updates[-1][0]
+
+
+def test_retraining_under_the_same_name_makes_compare_load_the_new_adapter(trained_tab):
+    tab, cp, panel = trained_tab, trained_tab.compare_panel, trained_tab.train_panel
+    model = tab.c["model"].value
+    first = cp.comparer(model, "cmp-lora", "Chat Template")
+    assert cp.comparer(model, "cmp-lora", "Chat Template") is first  # cached while nothing changed
+    values = profile_values(panel, "Tiny demo model (CPU)", epochs=1)
+    updates = list(panel.on_train(model, "cmp-echo", "cmp-lora", "Chat Template", False, True, *values))
+    assert "Done. Saved" in updates[-1][0]
+    assert cp.comparer(model, "cmp-lora", "Chat Template") is not first
