@@ -41,6 +41,6 @@ params = default_params()
 def ui() -> None:
     """Build the Discord Echo tab (called by the webui inside ``gr.Tab``)."""
     from discord_echo.frontends.ui.tab import build_tab
-    from discord_echo.train.webui.host import tab_context
+    from discord_echo.frontends.webui import tab_context
 
     build_tab(tab_context(params))

@@ -18,7 +18,8 @@ from discord_echo.core.safe_files import FileExistsRefusedError, InvalidNameErro
 from discord_echo.frontends.cli import main
 from discord_echo.train.driver import request_from_user_data, train
 from discord_echo.train.host import TrainProgress, TrainRequest, TrainResult
-from discord_echo.train.profiles import TrainSettings, profile
+from discord_echo.train.profiles import profile
+from discord_echo.train.settings import TrainSettings
 from discord_echo.train.standalone.host import StandaloneHost
 
 ROWS = [
@@ -97,7 +98,7 @@ def test_train_hands_the_checked_request_to_the_host_and_returns_its_result(tmp_
         ("exists", FileExistsRefusedError, r"loras/me already exists"),
         ("resume+overwrite", ConfigError, r"overwrite=True: cannot be combined with resume"),
         ("no host", HostUnavailableError, r"the recording trainer is not available: no model is loaded"),
-        ("settings", ConfigError, r"settings='dict': must be a profiles.TrainSettings"),
+        ("settings", ConfigError, r"settings='dict': must be a settings.TrainSettings"),
     ],
 )
 def test_bad_inputs_fail_before_the_host_is_called(tmp_path, setup, error, message):
@@ -206,7 +207,7 @@ def test_a_host_on_the_old_webui_trainer_gets_instruction_rows_through(tmp_path)
 
     from discord_echo.train.driver import request_from_user_data, train
     from discord_echo.train.host import TrainResult
-    from discord_echo.train.profiles import TrainSettings
+    from discord_echo.train.settings import TrainSettings
 
     datasets = tmp_path / "training" / "datasets"
     datasets.mkdir(parents=True)
@@ -240,7 +241,7 @@ def test_a_cutoff_shorter_than_the_longest_built_sample_is_refused_before_loadin
     from discord_echo.dataset.pipeline import BuildSettings, build_dataset, write_build
     from discord_echo.templates.chat import load_renderer
     from discord_echo.train.driver import request_from_user_data, train
-    from discord_echo.train.profiles import TrainSettings
+    from discord_echo.train.settings import TrainSettings
     from discord_echo.train.standalone.host import StandaloneHost
 
     sample = Path(__file__).resolve().parents[2] / "samples" / "alex_and_sam.json"

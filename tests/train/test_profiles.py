@@ -10,7 +10,8 @@ from dataclasses import fields, replace
 import pytest
 
 from discord_echo.core.errors import ConfigError
-from discord_echo.train.profiles import DEFAULT_PROFILE, PROFILES, TrainSettings, plan_hardware, profile
+from discord_echo.train.profiles import DEFAULT_PROFILE, PROFILES, plan_hardware, profile
+from discord_echo.train.settings import TrainSettings
 
 
 @pytest.mark.parametrize("name", list(PROFILES))

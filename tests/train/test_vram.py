@@ -10,7 +10,8 @@ from dataclasses import replace
 import pytest
 
 from discord_echo.core.errors import ConfigError
-from discord_echo.train.profiles import DEFAULT_PROFILE, TrainSettings, profile
+from discord_echo.train.profiles import DEFAULT_PROFILE, profile
+from discord_echo.train.settings import TrainSettings
 from discord_echo.train.vram import GB, REFERENCE_SHAPES, ModelShape, estimate_vram, lora_parameters
 
 EIGHT = profile(DEFAULT_PROFILE)

@@ -36,12 +36,21 @@ from discord_echo.evaluate.model_loading import (
     load_base_model,
     load_tokenizer,
 )
-from discord_echo.evaluate.report import CompareRow
 from discord_echo.templates.trainer_rows import tokenize_row
 
 MAX_NEW_TOKENS = 1024
 MAX_TEMPERATURE = 2.0
 _SENTINEL = "zq7xv"  # a reply text no template contains, to find what a template writes after a reply
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    """One line of the side-by-side table: the friend's turn, what I said, and both models' replies."""
+
+    prompt: str
+    real: str
+    base: str
+    tuned: str
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from discord_echo.core.errors import ConfigError
 from discord_echo.core.safe_files import FileExistsRefusedError, atomic_write
+from discord_echo.evaluate.comparer import Comparer, CompareRow, CompareSettings
 from discord_echo.evaluate.metrics import (
     PROBE,
     EchoWarning,
@@ -34,22 +35,9 @@ from discord_echo.evaluate.metrics import (
 from discord_echo.evaluate.model_loading import trained_rendering
 from discord_echo.evaluate.style import StyleStats, style_stats, style_table
 
-if TYPE_CHECKING:
-    from discord_echo.evaluate.comparer import Comparer, CompareSettings
-
 REPORT_NAME = "discord_echo_report.md"
 REPORT_MARKER = "<!-- discord_echo evaluation report; rewritten on each evaluation -->"
 CELL_CHARS = 300  # longer replies are cut in table cells
-
-
-@dataclass(frozen=True)
-class CompareRow:
-    """One line of the side-by-side table: the friend's turn, what I said, and both models' replies."""
-
-    prompt: str
-    real: str
-    base: str
-    tuned: str
 
 
 @dataclass

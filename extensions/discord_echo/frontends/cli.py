@@ -271,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_train_parser(commands) -> None:
     from discord_echo.templates.chat import CHAT_TEMPLATE
-    from discord_echo.train.profiles import DEFAULT_PROFILE, PROFILES, TrainSettings
+    from discord_echo.train.profiles import DEFAULT_PROFILE, PROFILES
+    from discord_echo.train.settings import TrainSettings
 
     train = commands.add_parser(
         "train", help="Train a LoRA on a built dataset with transformers + peft (no webui needed)."

@@ -19,7 +19,7 @@ from discord_echo.core.safe_files import FileExistsRefusedError, contained_path,
 from discord_echo.templates.chat import CHAT_TEMPLATE
 from discord_echo.templates.trainer_rows import read_chat_rows
 from discord_echo.train.host import Host, ProgressCallback, TrainProgress, TrainRequest, TrainResult
-from discord_echo.train.profiles import TrainSettings
+from discord_echo.train.settings import TrainSettings
 
 EVAL_SUFFIX = "-eval"  # dataset_writer writes the held-out rows to <name>-eval.json
 
@@ -57,7 +57,7 @@ def request_from_user_data(
 def check_request(request: TrainRequest, host: Host) -> None:
     """Raise the error a user can act on before anything heavy happens; return None when all is well."""
     if not isinstance(request.settings, TrainSettings):
-        raise ConfigError("settings", type(request.settings).__name__, "must be a profiles.TrainSettings")
+        raise ConfigError("settings", type(request.settings).__name__, "must be a settings.TrainSettings")
     adapter_dir = contained_path(Path(request.loras_dir), validate_name(request.lora_name, "LoRA"))
     if request.resume and request.overwrite:
         raise ConfigError("overwrite", True, "cannot be combined with resume: resume continues the existing LoRA")

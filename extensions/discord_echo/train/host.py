@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from discord_echo.train.profiles import TrainSettings
+    from discord_echo.train.settings import TrainSettings
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from discord_echo.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from discord_echo.train.profiles import TrainSettings
+    from discord_echo.train.settings import TrainSettings
 
 GB = 2**30
 OVERHEAD_GB = 0.75

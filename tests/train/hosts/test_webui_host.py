@@ -19,7 +19,8 @@ from train.hosts.test_webui_mapping import CURRENT_PARAMS_1DCDE41D  # tests/ is 
 
 from discord_echo.core.errors import HostUnavailableError, TrainingError
 from discord_echo.train.host import TrainRequest
-from discord_echo.train.profiles import TrainSettings, profile
+from discord_echo.train.profiles import profile
+from discord_echo.train.settings import TrainSettings
 from discord_echo.train.webui import host as host_module
 from discord_echo.train.webui.host import WebuiHost, check_trainable_model, reload_base_model, reload_in_4bit
 from discord_echo.train.webui.mapping import Run

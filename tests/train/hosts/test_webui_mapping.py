@@ -20,7 +20,8 @@ import pytest
 from discord_echo.core.errors import ConfigError, HostUnavailableError
 from discord_echo.dataset.writer import LEGACY_TRAIN_ONLY_AFTER
 from discord_echo.train.host import TrainRequest
-from discord_echo.train.profiles import TrainSettings, profile
+from discord_echo.train.profiles import profile
+from discord_echo.train.settings import TrainSettings
 from discord_echo.train.webui.host import optimizer_choices
 from discord_echo.train.webui.mapping import (
     error_text,

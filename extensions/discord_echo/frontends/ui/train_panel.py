@@ -23,7 +23,8 @@ from discord_echo.frontends.ui.forms import config_from, widget_value, widgets_f
 from discord_echo.frontends.ui.render import error_html
 from discord_echo.templates.chat import CHAT_TEMPLATE
 from discord_echo.train.host import TrainProgress, TrainResult
-from discord_echo.train.profiles import DEFAULT_PROFILE, PROFILES, TrainSettings
+from discord_echo.train.profiles import DEFAULT_PROFILE, PROFILES
+from discord_echo.train.settings import TrainSettings
 
 log = logging.getLogger("discord_echo")
 PREFIX = "discord-echo-train"

@@ -14,17 +14,15 @@ from __future__ import annotations
 import re
 from array import array
 from bisect import bisect_left
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import fields
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from discord_echo.core.errors import ExportParseError
 from discord_echo.core.messages import Author, Channel, Message, Source, is_system_kind
 from discord_echo.ingest.base import FileReport
-
-if TYPE_CHECKING:
-    from discord_echo.ingest.json_export.batches import ExportParser
+from discord_echo.ingest.json_export.version import VersionGuess
 
 # The first messages are inspected for fields that date the exporter (§2.6).
 _VERSION_SAMPLE = 100
@@ -41,11 +39,23 @@ if [f.name for f in fields(Message)][: len(MESSAGE_FIELDS)] != MESSAGE_FIELDS:
     raise ImportError("discord_echo.core.messages.Message fields changed order: update read_messages")
 
 
+class MessageBatches(Protocol):
+    """What `read_messages` needs of a parser (``batches.ExportParser``), named here so the two modules import
+    one way: the parser needs this module's field helpers, this module only the parser's shape."""
+
+    channel: Channel
+    versions: VersionGuess
+
+    def batches(self) -> Iterator[tuple[list[Any], int]]: ...
+
+    def where(self, index: int, k: int) -> str: ...
+
+
 class _BadField(ValueError):
     """A message field of the wrong type or form; the text says which."""
 
 
-def read_messages(parser: ExportParser, source: Source, report: FileReport) -> Generator[Message, None, int]:
+def read_messages(parser: MessageBatches, source: Source, report: FileReport) -> Generator[Message, None, int]:
     """Yield a `Message` for each message object of ``parser``'s batches; return how many."""
     authors: dict[tuple[Any, ...], Author] = {}  # raw author fields -> the one shared Author
     distinct: dict[Author, Author] = {}  # so that e.g. nickname null and nickname == name share one too

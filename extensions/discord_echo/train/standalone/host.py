@@ -34,7 +34,8 @@ from discord_echo.core.errors import ConfigError, HostUnavailableError, Training
 from discord_echo.core.safe_files import FileExistsRefusedError, contained_path, replacing_folder, validate_name
 from discord_echo.templates.trainer_rows import TokenizedRows, chat_template_for, read_chat_rows, tokenize_rows
 from discord_echo.train.host import ProgressCallback, TrainProgress, TrainRequest, TrainResult
-from discord_echo.train.profiles import HardwarePlan, TrainSettings, plan_hardware
+from discord_echo.train.profiles import HardwarePlan, plan_hardware
+from discord_echo.train.settings import TrainSettings
 from discord_echo.train.standalone.trainer import build_trainer, out_of_memory, progress_callback
 
 REQUIRED = ("torch", "transformers", "peft", "accelerate")

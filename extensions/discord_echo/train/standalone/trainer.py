@@ -16,7 +16,8 @@ from typing import Any
 
 from discord_echo.templates.trainer_rows import TokenizedRows
 from discord_echo.train.host import ProgressCallback, TrainProgress
-from discord_echo.train.profiles import HardwarePlan, TrainSettings
+from discord_echo.train.profiles import HardwarePlan
+from discord_echo.train.settings import TrainSettings
 
 
 def build_trainer(

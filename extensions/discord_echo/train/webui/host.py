@@ -30,11 +30,10 @@ from typing import Any
 
 from discord_echo.core.errors import ConfigError, HostUnavailableError, TrainingError
 from discord_echo.core.safe_files import FileExistsRefusedError, contained_path, replacing_folder, validate_name
-from discord_echo.frontends.ui.tab import TabContext
-from discord_echo.frontends.webui_params import read_config
 from discord_echo.templates.trainer_rows import chat_template_for, read_chat_rows, tokenize_rows
 from discord_echo.train.host import ProgressCallback, TrainProgress, TrainRequest, TrainResult
-from discord_echo.train.profiles import TrainSettings, plan_hardware
+from discord_echo.train.profiles import plan_hardware
+from discord_echo.train.settings import TrainSettings
 from discord_echo.train.webui.mapping import HOST, Run, error_text, map_do_train_args, signature_flavour
 
 # Model classes of the webui's non-Transformers loaders (some subclass PreTrainedModel but cannot train).
@@ -46,24 +45,24 @@ HOW_TO_LOAD = (
 )
 
 
-def _shared() -> Any:
+def webui_shared() -> Any:
     from modules import shared  # noqa: PLC0415 - see the module docstring
 
     return shared
 
 
 def user_data_dir() -> Path:
-    shared = _shared()
+    shared = webui_shared()
     return Path(getattr(shared, "user_data_dir", None) or getattr(shared.args, "user_data_dir", None) or "user_data")
 
 
 def loras_dir() -> Path:
-    return Path(getattr(_shared().args, "lora_dir", None) or user_data_dir() / "loras")
+    return Path(getattr(webui_shared().args, "lora_dir", None) or user_data_dir() / "loras")
 
 
 def loaded_model_folder() -> Path | None:
     """Folder of the model loaded in the webui, when it is a local Transformers model."""
-    shared = _shared()
+    shared = webui_shared()
     name = getattr(shared, "model_name", None)
     if not name or name == "None":
         return None
@@ -71,55 +70,12 @@ def loaded_model_folder() -> Path | None:
     return folder if (folder / "config.json").is_file() else None
 
 
-def tab_context(params: dict) -> TabContext:
-    """The tab's context inside the webui: its folders, --multi-user, the loaded model, its trainer."""
-    shared = _shared()
-    return TabContext(
-        user_data=user_data_dir(),
-        loras_dir=loras_dir(),
-        read_config=read_config(params),
-        multi_user=bool(getattr(shared.args, "multi_user", False)),
-        tokenizer_folder=loaded_model_folder,
-        host_factory=WebuiHost,
-        loaded_model=lambda: str(getattr(_shared(), "model_name", "") or ""),
-        default_model=lambda: str(getattr(_shared(), "model_name", "") or ""),
-        comparer_factory=webui_comparer,
-        reload_4bit=reload_in_4bit,
-    )
-
-
-def webui_comparer(model: str, adapter: Path, *, template: str | None = None, templates_dir: Path | None = None):
-    """A Comparer over the model the webui has loaded (no second copy in VRAM), with ``adapter`` applied.
-
-    Generation shares the webui's ``generation_lock``, so the Chat tab never generates while
-    the adapter is switched off for a base reply.
-    """
-    from discord_echo.evaluate.comparer import Comparer
-    from discord_echo.evaluate.model_loading import adapter_template
-
-    check_trainable_model()
-    shared = _shared()
-    if list(getattr(shared, "lora_names", []) or []) != [adapter.name]:
-        if shared.lora_names:
-            reload_base_model()
-        apply_lora(adapter.name)
-    text, name = adapter_template(adapter, shared.tokenizer, template, templates_dir)
-    return Comparer(
-        shared.model,
-        shared.tokenizer,
-        text,
-        template_name=name,
-        adapter_dir=adapter,
-        lock=getattr(shared, "generation_lock", None),
-    )
-
-
 # --- the loaded model ---------------------------------------------------------------------------------------
 
 
 def check_trainable_model() -> None:
     """Raise ``HostUnavailableError`` unless a Transformers model is loaded (the trainer needs one)."""
-    shared = _shared()
+    shared = webui_shared()
     name = getattr(shared, "model_name", "None")
     if shared.model is None or name in (None, "None"):
         raise HostUnavailableError(HOST, f"no model is loaded: {HOW_TO_LOAD}")
@@ -132,7 +88,7 @@ def check_trainable_model() -> None:
 
 
 def loaded_in_4bit() -> bool:
-    model = _shared().model
+    model = webui_shared().model
     return bool(getattr(model, "is_loaded_in_4bit", False) or getattr(model, "quantization_config", None))
 
 
@@ -144,7 +100,7 @@ def reload_base_model() -> None:
     """
     from modules.models import load_model, unload_model  # noqa: PLC0415
 
-    shared = _shared()
+    shared = webui_shared()
     name = shared.model_name
     if name in (None, "None"):
         raise HostUnavailableError(HOST, f"no model is loaded: {HOW_TO_LOAD}")
@@ -157,7 +113,7 @@ def reload_base_model() -> None:
 def reload_in_4bit(settings: TrainSettings) -> list[str]:
     """Reload the loaded model in 4-bit as the profile asks (QLoRA); returns notes on what was adjusted."""
     check_trainable_model()
-    shared = _shared()
+    shared = webui_shared()
     plan = plan_hardware(settings, *_hardware())
     if not plan.load_in_4bit:
         raise HostUnavailableError(
@@ -180,7 +136,7 @@ def apply_lora(name: str) -> None:
 
 def _hardware() -> tuple[bool, bool, bool]:
     """(cuda, bitsandbytes, bf16) as the loaded model sees them; torch is already imported by the webui."""
-    shared = _shared()
+    shared = webui_shared()
     torch = sys.modules.get("torch")
     cuda = bool(torch and not shared.args.cpu and torch.cuda.is_available())
     bf16 = bool(cuda and torch.cuda.is_bf16_supported())
@@ -250,7 +206,7 @@ class WebuiHost:
         from modules import training  # noqa: PLC0415
 
         check_trainable_model()
-        shared = _shared()
+        shared = webui_shared()
         adapter_dir = contained_path(loras_dir(), validate_name(request.lora_name, "LoRA"))
         if adapter_dir.exists() and not (request.resume or request.overwrite):
             raise FileExistsRefusedError(adapter_dir)  # the driver checked request.loras_dir, this is the webui's
@@ -336,7 +292,7 @@ def _count_rows(request: TrainRequest, settings: TrainSettings, legacy: bool) ->
                 "write the dataset with target 'legacy' (CLI: --target legacy)"
             )
         return len(data), 0, 0
-    tokenizer = _shared().tokenizer
+    tokenizer = webui_shared().tokenizer
     template = chat_template_for(tokenizer, request.template, request.templates_dir)
     counted = tokenize_rows(tokenizer, read_chat_rows(request.dataset), settings.cutoff_len, template)
     if not counted.rows:

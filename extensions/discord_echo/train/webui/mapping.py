@@ -31,7 +31,7 @@ from discord_echo.core.errors import ConfigError, HostUnavailableError
 from discord_echo.dataset.writer import LEGACY_FORMATS, LEGACY_TRAIN_ONLY_AFTER
 from discord_echo.templates.chat import CHAT_TEMPLATE
 from discord_echo.train.host import ProgressCallback, TrainProgress, TrainRequest, TrainResult
-from discord_echo.train.profiles import TrainSettings
+from discord_echo.train.settings import TrainSettings
 
 HOST = "text-generation-webui"
 PROJECTIONS = ("q", "v", "k", "o", "gate", "down", "up")  # the *_proj_en checkboxes of both trainers
