@@ -7,7 +7,7 @@ times in one process:
 
 * ours: ``build_dataset`` with a real (tiny, locally trained) tokenizer, so every sample's
   length is counted exactly and fitted to the cutoff;
-* naive: what people do by hand (landscape.md §4.3): ``json.load`` the export, pair each
+* naive: what people do by hand (docs/why-echoes-fail.md, Wrong pairing): ``json.load`` the export, pair each
   message of the other person with the next message of mine, no tokenizer, no cleaning.
 
 Prints both times, the ratio ours/naive, and the share of samples within the cutoff for

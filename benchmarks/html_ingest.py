@@ -1,6 +1,6 @@
 """Benchmark: streaming HTML ingest (``read_html``) on a synthetic DCE 2.47-style export.
 
-Writes an export of N messages in the minified ≥2.35 markup (dce-formats.md §5.2): groups
+Writes an export of N messages in the minified ≥2.35 markup (docs/formats.md, HTML 2.34 and later): groups
 of 1-6 messages by rotating authors, with mentions, custom and unicode emoji, formatting,
 replies, edits, link embeds and attachments, about 1.5 KB per message. Then reads it in a
 fresh child process and prints one line: messages, seconds, messages/s, peak RSS.

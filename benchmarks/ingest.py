@@ -1,7 +1,7 @@
 """Benchmark: streaming JSON ingest against a plain ``orjson.loads`` of the same export.
 
 Writes a synthetic DiscordChatExporter JSON export of N messages, shaped and indented the way
-DCE 2.47 writes it (dce-formats.md §2: authors with roles, replies via ``reference``,
+DCE 2.47 writes it (docs/formats.md, JSON fields: authors with roles, replies via ``reference``,
 reactions with users, attachments, edits, embeds, mentions), then measures, each in a fresh
 child process so one figure never pollutes the other:
 
@@ -70,7 +70,7 @@ def _block(value: object, spaces: int) -> str:
 
 
 def _timestamp(ms: int, offset_hours: int) -> str:
-    """Like System.Text.Json: trailing zeros of the fraction dropped, 0-7 digits (§1.3)."""
+    """Like System.Text.Json: trailing zeros of the fraction dropped, 0-7 digits."""
     dt = datetime.fromtimestamp(ms / 1000, timezone(timedelta(hours=offset_hours)))
     fraction = f"{ms % 1000:03d}".rstrip("0")
     text = dt.strftime("%Y-%m-%dT%H:%M:%S") + ("." + fraction if fraction else "")

@@ -1,16 +1,15 @@
 """discord_echo: a DiscordChatExporter export in, a LoRA that writes like you out.
 
-The stages, each its own module, in the order data flows:
+The stages, each its own folder, in the order data flows (docs/architecture.md):
 
-    exports/        read every DCE format into `Message` records   (read_exports)
-    inspection      per-file summaries                             (inspect_exports)
-    participants    who is who; choosing "me"
-    cleaning        what is dropped, counted by reason
-    privacy         scrubbing of secrets and personal data
-    conversations   sessions and turns
-    dataset_builder samples within the token budget
-    dataset_writer  the files the webui trainer reads
-    pipeline        all of the above as one call                   (build_dataset, write_build)
+    core/        the `Message` record, errors, safe file writing
+    ingest/      read every DCE format into `Message` records   (read_exports, inspect_exports)
+    templates/   chat rendering and token counts as the webui trainer does them
+    dataset/     participants, cleaning, privacy, conversations, samples, writer;
+                 pipeline.py: all of them as one call           (build_dataset, write_build)
+    train/       settings, hardware profiles, memory estimate, driver, webui and standalone hosts
+    evaluate/    base vs tuned: comparer, metrics, style, report, chat character
+    frontends/   the CLI, the standalone app, the webui tab
 
 Importing this package needs neither torch, gradio nor the webui.
 """

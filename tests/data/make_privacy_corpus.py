@@ -10,7 +10,7 @@ Regenerate (deterministic, seeded) from the repository root:
 
     .venv/bin/python tests/data/make_privacy_corpus.py
 
-and commit the .jsonl with it. ``tests/test_privacy.py`` reads the .jsonl, not this script.
+and commit the .jsonl with it. ``tests/dataset/test_privacy.py`` reads the .jsonl, not this script.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""privacy.py: each kind on its own (tables), the labelled corpus (recall/precision), report, names, config."""
+"""dataset/privacy/: each kind on its own (tables), the labelled corpus (recall/precision), report, names, config."""
 
 from __future__ import annotations
 

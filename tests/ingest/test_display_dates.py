@@ -1,4 +1,4 @@
-"""Display-date parsing shared by the CSV, TXT and HTML readers (dce-formats.md §1.3)."""
+"""Display-date parsing shared by the CSV, TXT and HTML readers (docs/formats.md, Times, time zones and snowflakes)."""
 
 from __future__ import annotations
 

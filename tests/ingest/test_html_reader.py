@@ -54,7 +54,7 @@ def read_file(path) -> tuple[list[Message], FileReport]:
         return list(read_html(stream, Source(str(path), "html"), report, ReadConfig())), report
 
 
-# -- synthetic markup, written after the templates in dce-formats.md §5 ----------------------
+# -- synthetic markup, written after docs/formats.md, HTML markups ----------------------------
 
 # Selectors that date a template (every one up to 2.47); slices give older stylesheets.
 CSS = [

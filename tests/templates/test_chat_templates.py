@@ -1,4 +1,4 @@
-"""chat_templates: rendering, token counts and trained spans as the webui trainer computes them.
+"""templates/chat.py: rendering, token counts and trained spans as the webui trainer computes them.
 
 The reference for "what the trainer does" is ``webui_labels`` below: the label rule of webui
 modules/training.py ``tokenize_conversation`` (1dcde41d), re-stated here in test code.

@@ -1,4 +1,4 @@
-"""instruction_templates: finding, reading and compiling webui instruction templates."""
+"""templates/instruction.py: finding, reading and compiling webui instruction templates."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The normalized message stream that every export reader yields.
 
-Every DiscordChatExporter format (JSON, CSV, TXT, HTML; see ``shared/specs/dce-formats.md``)
+Every DiscordChatExporter format (JSON, CSV, TXT, HTML; see docs/formats.md)
 is turned into the same `Message` records, so the later stages (conversations, privacy,
 datasets) never look at a file format again. Fields a format does not carry are ``None``
 or empty, never guessed: TXT has no author id, CSV has no message id and no channel.
@@ -15,10 +15,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-# Snowflake epoch: Discord ids encode their creation time (dce-formats.md §1.3).
+# Snowflake epoch: Discord ids encode their creation time (docs/formats.md, Times, time zones and snowflakes).
 DISCORD_EPOCH_MS = 1420070400000
 
-# MessageKind names DCE writes (dce-formats.md §1.4). Anything with value 1..18 is a
+# MessageKind names DCE writes (docs/formats.md, Message types and system messages). Anything with value 1..18 is a
 # system notification, named or not; unnamed kinds are written as number strings.
 MESSAGE_KIND_VALUES: dict[str, int] = {
     "Default": 0,
@@ -115,7 +115,7 @@ class Message:
     channel: Channel
     source: Source
     index: int  # 0-based position of the message within its file
-    type: str = "Default"  # MessageKind name or number string (dce-formats.md §1.4)
+    type: str = "Default"  # MessageKind name or number string (docs/formats.md)
     edited: datetime | None = None  # UTC
     reply_to: str | None = None  # id of the replied-to message, when known
     attachments: tuple[str, ...] = ()  # file names (or URLs when no name is known)
@@ -138,8 +138,8 @@ class Message:
         return f"message #{self.index + 1}" + (f" (id {self.id})" if self.id else "")
 
 
-# The synthetic English text DCE writes as `content` of system messages (dce-formats.md
-# §1.4 and §6.5). CSV and TXT carry no message type, so this is the only way to recognise
+# The synthetic English text DCE writes as `content` of system messages (docs/formats.md,
+# Message types and system messages). CSV and TXT carry no message type, so this is the only way to recognise
 # a join or a pin there. Patterns are anchored: a user writing "I pinned a message." is
 # not matched.
 _FALLBACK_PHRASES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(

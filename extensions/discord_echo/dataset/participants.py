@@ -2,7 +2,7 @@
 
 One person shows up under several names over the years: ``Alice#1234`` (legacy FullName
 in CSV/TXT), ``alice`` (after Discord's 2023 username migration), a display name or guild
-nickname, and in TXT exports with no id at all (dce-formats.md §1.5). A `Participant`
+nickname, and in TXT exports with no id at all (docs/formats.md, Identity). A `Participant`
 gathers every id and name seen for one person; `Identity` is what the pipeline matches
 messages against once the user has picked themselves (and any aliases).
 """

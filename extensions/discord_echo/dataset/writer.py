@@ -13,7 +13,7 @@ Takes `Sample`s and a user_data folder; writes into ``<user_data>/training/datas
 ``target="legacy"`` writes for webui releases before the 2026-03 trainer rewrite, which
 read ``instruction``/``output`` rows plus a *format file* per model family from
 ``<user_data>/training/formats/*.json`` (keys name the row's fields; ``%field%`` is
-replaced; training.py ``generate_prompt`` at 68714843).
+replaced; the webui's modules/training.py ``generate_prompt`` at 68714843).
 """
 
 from __future__ import annotations

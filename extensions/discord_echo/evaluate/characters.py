@@ -10,9 +10,9 @@ will see. An existing character is never replaced unless ``overwrite=True``.
 the webui's prompt identical to the training rows. Only **instruct** mode does: ``generate_chat_prompt`` then
 renders the history with the instruction template and puts the "Custom system message" first as the system
 message, verbatim; chat mode renders ``Name: text`` lines through a chat template with the character's
-context, and chat-instruct wraps all of that in a command, neither of which training ever saw (landscape.md
-§4.3: template mismatch is the first cause of unrelated replies). pyyaml (the ``tokenize`` extra) is imported
-inside functions.
+context, and chat-instruct wraps all of that in a command, neither of which training ever saw
+(docs/why-echoes-fail.md, Template mismatch: the first cause of unrelated replies). pyyaml (the
+``tokenize`` extra) is imported inside functions.
 """
 
 from __future__ import annotations

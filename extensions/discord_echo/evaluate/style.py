@@ -2,8 +2,9 @@
 
 Takes texts (my real held-out replies, or what the base and tuned models generated for the same prompts) and
 gives a ``StyleStats`` per set, and a table of several sets side by side. The figures are those peers use to
-show a model "writes like me" (landscape.md §6.7: reply length, emoji rate, lowercase rate, top n-grams;
-distinct-n from Li et al. 2016 shows whether replies repeat themselves). Pure Python, no dependencies.
+show a model "writes like me" (docs/why-echoes-fail.md, Measuring an echo: reply length, emoji rate,
+lowercase rate, top n-grams; distinct-n from Li et al. 2016 shows whether replies repeat themselves). Pure
+Python, no dependencies.
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ def iter_text_lines(stream: BinaryIO, source: Source) -> Iterator[tuple[int, str
     """Yield ``(line_number, text)`` for each line, line ending kept, 1-based numbers.
 
     Decodes line by line so a bad byte is reported with its line, and so a multi-gigabyte
-    TXT/CSV never sits in memory whole. Accepts LF and CRLF (dce-formats.md §1.7).
+    TXT/CSV never sits in memory whole. Accepts LF and CRLF (docs/formats.md, Encoding, line endings and truncation).
     """
     head = stream.read(4)
     encoding, bom = detect_text_encoding(head)

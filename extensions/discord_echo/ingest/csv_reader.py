@@ -1,4 +1,4 @@
-"""Read DiscordChatExporter CSV exports (dce-formats.md §3).
+"""Read DiscordChatExporter CSV exports (docs/formats.md, CSV headers per version).
 
 Takes a binary stream of a ``.csv`` export; gives one `Message` per row, streaming. Both
 layouts are read, told apart by the header line:
@@ -35,7 +35,7 @@ from discord_echo.ingest.display_dates import (
 
 __all__ = ["read_csv", "asset_name", "split_asset_list"]
 
-# (delimiter, columns) -> DCE versions that wrote exactly that header (dce-formats.md §3).
+# (delimiter, columns) -> DCE versions that wrote exactly that header (docs/formats.md, CSV headers per version).
 _HEADERS: dict[tuple[str, tuple[str, ...]], VersionRange] = {
     (";", ("Author", "Date", "Content", "Attachments")): (None, (2, 13)),
     (";", ("Author", "Date", "Content", "Attachments", "Reactions")): ((2, 14), (2, 14)),

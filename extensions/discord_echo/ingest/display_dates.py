@@ -2,7 +2,7 @@
 
 Takes date strings exactly as an export shows them, plus a `ReadConfig` (``timezone`` of the
 exporting machine, ``day_first``). Gives timezone-aware UTC datetimes. Implements
-dce-formats.md §1.3:
+docs/formats.md, Times, time zones and snowflakes:
 
 * ``22-Nov-19 09:27 AM``: the ``dd-MMM-yy hh:mm tt`` default up to 2.37;
 * ``01/23/2023 9:15 PM``: ``MM/dd/yyyy h:mm tt``, 2.38-2.40;

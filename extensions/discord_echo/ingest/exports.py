@@ -7,7 +7,7 @@ Entry points:
   file (format, version guess, channel, warnings, error) appended to ``reports``.
 * `read_export(path)`: one file -> list of messages and its report (small files, tests).
 * `sniff_format(head)`: which reader a file needs, from its first bytes (never its name,
-  since real exports are often renamed: dce-formats.md §1.2).
+  since real exports are often renamed: docs/formats.md, Partitions and renamed files).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A whole-server export is a folder of one file per channel plus ``*_Files`` media folders;
 users also zip it, or partition big channels. This module finds the export files among
 all that, refuses oversized files and zip bombs before reading them, and orders the
-partitions of one channel so they can be joined (dce-formats.md §1.2):
+partitions of one channel so they can be joined (docs/formats.md, Partitions and renamed files):
 
 * ``X.json, X [part 2].json, X [part 3].json``   (2.16 and later)
 * ``X [1 of 3].json, X [2 of 3].json, ...``      (2.9-2.15)

@@ -1,4 +1,4 @@
-"""Read DiscordChatExporter plain-text exports (dce-formats.md §4).
+"""Read DiscordChatExporter plain-text exports (docs/formats.md, TXT layout per version).
 
 Takes a binary stream of a ``.txt`` export; gives one `Message` per message, streaming, and
 fills the `FileReport` with the channel (``Guild:``/``Channel:``/``Topic:`` header), the
@@ -157,7 +157,7 @@ def _read_preamble(
     for key in ("Guild", "Channel"):
         if key not in fields:
             raise ExportParseError(source.path, "line 2", f"the export header has no '{key}:' line")
-    old = "Messages" in fields or "Range" in fields  # 2.15 and earlier (dce-formats.md §4)
+    old = "Messages" in fields or "Range" in fields  # 2.15 and earlier (docs/formats.md, TXT layout per version)
     state.evidence((None, (2, 15)) if old else ((2, 16), None))
     for key in ("After", "Before"):
         if key in fields:

@@ -2,7 +2,7 @@
 
 Takes a template name and the webui's ``user_data/instruction-templates`` folder; gives back the jinja text
 (as webui modules/models_settings.py ``load_template_by_name`` finds it, 1dcde41d) and a compiled template
-that renders like transformers' ``apply_chat_template(tokenize=False)``. Used by ``chat_templates``.
+that renders like transformers' ``apply_chat_template(tokenize=False)``. Used by templates/chat.py.
 jinja2 and pyyaml (the optional ``tokenize`` extra) are imported inside functions.
 """
 

@@ -1,7 +1,7 @@
 """Where secrets and personal data sit in a chat message: one ``find_*`` function per kind.
 
 Each function takes a message text and gives the ``(start, end)`` spans of one kind, sorted and
-non-overlapping; it never changes the text. `privacy.py` decides the order the kinds run in and
+non-overlapping; it never changes the text. `scrubber.py` decides the order the kinds run in and
 what replaces them. Every function starts with a cheap test (a character or digit count) so
 the many chat lines that hold nothing cost almost no time.
 

@@ -1,11 +1,11 @@
 """Walk the parsed batches of a DCE HTML export: document parts, groups, messages, end report.
 
-Takes the lxml root of each batch, in file order, from `html_reader`; gives the messages of
+Takes the lxml root of each batch, in file order, from `reader`; gives the messages of
 the batch (through `MessageReader`) and fills the `FileReport`: the channel from the preamble
 (``div.info`` ≤2.16, ``div.preamble`` 2.17+), the declared message count (info header or
 postamble), an exporter version guessed from the inline ``<style>`` and the markup, and
 warnings for a truncated file, a count mismatch or unnamed system kinds. Implements
-dce-formats.md §5.1 and §5.3.
+docs/formats.md, HTML document layout and HTML 2.33 and earlier.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Takes `lxml.etree` elements of one parsed batch; gives class lists, the first child or
 descendant carrying a class, and visible text. Classes are matched as whitespace-separated
 tokens, so quoted, minified (≥2.35, unquoted) and multi-class attributes read alike
-(dce-formats.md §5.2, §5.3).
+(docs/formats.md, HTML 2.34 and later, HTML 2.33 and earlier).
 """
 
 from __future__ import annotations

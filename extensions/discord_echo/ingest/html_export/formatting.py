@@ -1,7 +1,7 @@
 """Write the rendered markdown of a DCE HTML export back as the text the other formats hold.
 
 Takes the lxml element holding a message's (or a topic's) rendered markdown; gives a `str`
-in Discord markdown, as JSON/CSV/TXT exports write it. Implements dce-formats.md §1.6:
+in Discord markdown, as JSON/CSV/TXT exports write it. Implements docs/formats.md, HTML markdown:
 
 * emoji images become the character, or ``:name:`` for custom emoji; mentions and timestamps
   keep their visible text (voice channels ``#name [voice]``); ``<br>`` is a newline;

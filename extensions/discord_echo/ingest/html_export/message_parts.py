@@ -4,8 +4,8 @@ Takes lxml elements inside one message (its ``chatlog__content`` block, an attac
 reply link, a system notification's icon and phrase) and display-date strings; gives plain
 values: the content text and its "(edited)" marker, the UTC time of an edit, attachment
 file names, the id a reply points at, the message type of a system notification and the
-content JSON/CSV/TXT write for it. Implements dce-formats.md §5.2, §5.3, §1.3 (display
-dates) and §1.4 (system messages).
+content JSON/CSV/TXT write for it. Implements docs/formats.md, HTML 2.34 and later, HTML 2.33 and
+earlier, Times, time zones and snowflakes (display dates) and Message types and system messages.
 
 Edit times: the "(edited)" marker's display date is read when its shape is known (numbers,
 English month names or Unix time); the display time zone is learnt by comparing a display

@@ -3,7 +3,7 @@
 Takes the lxml elements of message groups and messages, in document order (from
 `ChatlogScanner`); gives one `Message` per message with a valid ``data-message-id`` and keeps
 what later messages of a group inherit in `Group`, which outlives the batch it started in.
-Implements dce-formats.md §5.2 (≥2.34), §5.3 (≤2.33) and §1.4 (system messages):
+Implements docs/formats.md, HTML 2.34 and later, HTML 2.33 and earlier, and Message types and system messages:
 
 * ≤2.33 (``div.info`` layouts up to 2.16, ``div.preamble`` 2.17-2.33): the group's
   ``chatlog__messages`` box names the author and the display date, the reply header sits on
@@ -192,7 +192,8 @@ class MessageReader:
                 forward = True
                 holder = find_with(child_with(child, "chatlog__forwarded-content"), "chatlog__markdown-preserve")
                 forwarded = markdown_text(holder) if holder is not None else ""
-        # Before 2.36 system notices were ordinary messages carrying DCE's phrase (§1.4).
+        # Before 2.36 system notices were ordinary messages carrying DCE's phrase
+        # (docs/formats.md, Message types and system messages).
         kind = "Default" if self.system_markup else kind_from_fallback_text(content)
         if kind == "Default" and reply_to is not None:
             kind = "Reply"

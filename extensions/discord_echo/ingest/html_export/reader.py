@@ -3,23 +3,23 @@
 Takes the binary stream of one ``.html`` export; yields one `Message` per ``data-message-id``
 in file order and fills the `FileReport`: format ``"html"``, an exporter version guessed from
 the markup, the channel from the preamble, the declared message count. Implements
-shared/specs/dce-formats.md §5 and §1.6. This module cuts and feeds the bytes; the work on
+docs/formats.md, HTML markups and HTML markdown. This module cuts and feeds the bytes; the work on
 the markup is split by concern:
 
-* `html_chatlog`: the document walk of each batch (style, preamble, postamble, groups) and
+* `chatlog`: the document walk of each batch (style, preamble, postamble, groups) and
   the end-of-file report;
-* `html_messages`: message markup -> `Message`, per layout (≤2.33 groups, ≥2.34 containers,
-  2.36+ system notifications); `html_message_parts`: content, edit times, attachments,
+* `messages`: message markup -> `Message`, per layout (≤2.33 groups, ≥2.34 containers,
+  2.36+ system notifications); `message_parts`: content, edit times, attachments,
   replies, system kinds;
-* `html_markdown`: rendered markdown -> the text the other formats show;
-* `html_elements`: element queries by class token.
+* `formatting`: rendered markdown -> the text the other formats show;
+* `elements`: element queries by class token.
 
 Streaming: the bytes are cut into batches of about 256 KiB just before a message or group
 start tag, and each batch is parsed by lxml as a small document of its own (libxml2's HTML
 push parser would hold the whole file; see `_feed`). Group state is carried across batches,
 so memory stays flat however long the export is. A truncated file yields every message
 whose markup is complete, and a warning. Since 2.35 a URL-only message whose URL is its
-image/gifv embed has no text in HTML at all (§5.2).
+image/gifv embed has no text in HTML at all (docs/formats.md, What is not the author's own words).
 """
 
 from __future__ import annotations

@@ -3,14 +3,16 @@
 Takes the binary stream of one export (through `ByteWindow`); gives ``(parsed messages, how
 many leading items to skip)`` batches in file order, the root metadata around ``messages``
 (``meta``, `channel`), positions for errors (`ExportParser.where`) and, once the file is
-read, the ``messageCount`` check. Implements dce-formats.md §2.1, §2.2 and §1.7.
+read, the ``messageCount`` check. Implements docs/formats.md, JSON fields and Encoding, line
+endings and truncation.
 
-How the bytes are cut (the fast path): DCE writes the JSON indented (§1.7), so each message
-object in ``messages`` ends with a line holding only ``}`` at one fixed indentation. Raw
-newlines cannot occur inside JSON strings, so that ``\\n<indent>}`` marker is found with
-``bytes.rfind`` without tracking strings. The file is read in chunks, each chunk is cut after
-its last complete message, and that batch is parsed by one ``orjson.loads`` call. A batch
-that does not parse (hand-edited indentation, bad bytes) hands over to the general path.
+How the bytes are cut (the fast path): DCE writes the JSON indented (docs/formats.md, Encoding,
+line endings and truncation), so each message object in ``messages`` ends with a line holding
+only ``}`` at one fixed indentation. Raw newlines cannot occur inside JSON strings, so that
+``\\n<indent>}`` marker is found with ``bytes.rfind`` without tracking strings. The file
+is read in chunks, each chunk is cut after its last complete message, and that batch is parsed
+by one ``orjson.loads`` call. A batch that does not parse (hand-edited indentation, bad bytes)
+hands over to the general path.
 
 The general path follows the JSON grammar with `ByteWindow`'s scanner: the root object key
 by key, and message by message for minified or oddly indented files and for the batch the

@@ -5,8 +5,8 @@ root's ``guild``/``channel`` objects); gives one `Message` per message object, i
 order, with UTC timestamps, one shared `Author` per distinct author, reply and forward
 links, attachment and sticker names, and duplicate ids dropped with a warning. A message
 that lacks a required field or holds one of the wrong type raises `ExportParseError` naming
-the field and the message's position. Implements dce-formats.md §2.2-§2.6, §1.3 (times)
-and §1.4 (message types, replies).
+the field and the message's position. Implements docs/formats.md, JSON fields and JSON version hints,
+Times, time zones and snowflakes, Message types and system messages, and Replies and forwards.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from discord_echo.core.messages import Author, Channel, Message, Source, is_syst
 from discord_echo.ingest.base import FileReport
 from discord_echo.ingest.json_export.version import VersionGuess
 
-# The first messages are inspected for fields that date the exporter (§2.6).
+# The first messages are inspected for fields that date the exporter (docs/formats.md, JSON version hints).
 _VERSION_SAMPLE = 100
-# Python 3.10's fromisoformat wants exactly 3 or 6 fraction digits; DCE writes 0-7 (§1.3).
+# Python 3.10's fromisoformat wants exactly 3 or 6 fraction digits; DCE writes 0-7
+# (docs/formats.md, Times, time zones and snowflakes).
 _ISO = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:[.,](\d+))?(Z|[+-]\d\d:\d\d)?", re.ASCII)
 _UTC = timezone.utc
 
@@ -80,7 +81,7 @@ def read_messages(parser: MessageBatches, source: Source, report: FileReport) ->
                     mid = _snowflake(mid, "id")
                 # A snowflake as an int; -1 (the slow path) for anything int() would not round-trip.
                 number = int(mid) if len(mid) < 20 and mid.isascii() and mid.isdigit() and mid[0] != "0" else -1
-                if number > seen.last:  # the usual case: ids ascend (oldest first, §1.4)
+                if number > seen.last:  # the usual case: ids ascend (oldest first: docs/formats.md)
                     seen.last = number
                     remember(number)
                 elif not seen.add(mid, number):
@@ -119,8 +120,8 @@ def read_messages(parser: MessageBatches, source: Source, report: FileReport) ->
                     if rtype == "Forward":
                         forward = True
                     elif (rtype is None or rtype == "Default") and not is_system_kind(kind):
-                        # Replies are often type Default + reference (§1.4). A pin notice's
-                        # reference points at the pinned message: not a reply.
+                        # Replies are often type Default + reference (docs/formats.md, Replies and forwards).
+                        # A pin notice's reference points at the pinned message: not a reply.
                         reply_to = ref.get("messageId")
                         if reply_to is not None and type(reply_to) is not str:
                             reply_to = _snowflake(reply_to, "reference.messageId")
@@ -158,7 +159,9 @@ def read_messages(parser: MessageBatches, source: Source, report: FileReport) ->
 
 
 class _SeenIds:
-    """The message ids read so far, to drop duplicates (partition merges, hand edits: §1.2).
+    """The message ids read so far, to drop duplicates (partition merges, hand edits).
+
+    Why ids repeat: docs/formats.md, Partitions and renamed files.
 
     DCE writes messages in id order, so while the ids ascend they are kept as 8-byte integers
     in a sorted array: 40 MB for a 5M-message export, where a set of strings takes 500 MB.
@@ -188,7 +191,7 @@ class _SeenIds:
 
 
 def channel_from_root(meta: dict[str, Any], path: str) -> Channel:
-    """The `Channel` described by the root's ``guild`` and ``channel`` objects (§2.2)."""
+    """The `Channel` described by the root's ``guild`` and ``channel`` objects (docs/formats.md, JSON fields)."""
     guild, channel = meta.get("guild") or {}, meta.get("channel") or {}
     for name, value in (("guild", guild), ("channel", channel)):
         if not isinstance(value, dict):

@@ -1,4 +1,4 @@
-"""Streaming reader for DiscordChatExporter JSON exports (dce-formats.md §1.3, §1.4, §1.7, §2).
+"""Streaming reader for DiscordChatExporter JSON exports (docs/formats.md: JSON fields, JSON version hints).
 
 ``read_json(stream, source, report, config)`` yields one `Message` per entry of the root
 ``messages`` array, in file order, without ever holding the whole parsed document: exports
@@ -12,7 +12,7 @@ The work is split by concern:
   cut into batches at the indentation DCE writes (one ``orjson.loads`` per batch), falling
   back to message by message where a batch does not parse;
 * `json_messages`: parsed message objects -> `Message` (times, authors, replies, attachments);
-* `json_version`: the exporter version guessed from the fields seen (§2.6).
+* `json_version`: the exporter version guessed from the fields seen (docs/formats.md, JSON version hints).
 
 Positions in warnings and errors are byte offsets in the file (for UTF-16 files: in their
 UTF-8 re-encoding) and 1-based message numbers. Truncated files (an interrupted export)

@@ -4,7 +4,7 @@ Takes the binary stream of one export (UTF-8, with or without a BOM, or UTF-16, 
 re-encoded to UTF-8 on the fly); gives `ByteWindow`, which holds only the unread part of the
 file and finds the extent of one JSON value at a time: a regex finds strings and brackets,
 so the end of each value is known before orjson parses it. `json_batches` builds the
-document walk on it. Implements dce-formats.md §1.7 (encoding) and §2.
+document walk on it. Implements docs/formats.md, Encoding, line endings and truncation, and JSON fields.
 
 This is what reads minified or oddly indented files, and what finds where a broken file
 goes wrong: bad UTF-8 and bad JSON raise `ExportParseError` with the byte offset (for
@@ -35,7 +35,10 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Cut(Exception):
-    """The file ended inside the JSON document: an interrupted export (§1.7)."""
+    """The file ended inside the JSON document: an interrupted export.
+
+    See docs/formats.md, Encoding, line endings and truncation.
+    """
 
 
 class ByteWindow:

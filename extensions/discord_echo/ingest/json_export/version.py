@@ -2,7 +2,7 @@
 
 Takes the root metadata (every root key but ``messages``) and the first message objects as
 parsed by orjson; gives `FileReport.exporter_version` as ``">=X.Y"``, the oldest
-DiscordChatExporter release that writes every field seen. Implements dce-formats.md §2.6.
+DiscordChatExporter release that writes every field seen. Implements docs/formats.md, JSON version hints.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from discord_echo.ingest.base import FileReport
 
-# Fields whose presence proves a minimum exporter version (dce-formats.md §2.6).
+# Fields whose presence proves a minimum exporter version (docs/formats.md, JSON version hints).
 _ROOT_MARKS = {"exportedAt": (2, 40, 1)}
 _CHANNEL_MARKS = {"categoryId": (2, 27), "category": (2, 20)}
 _MESSAGE_MARKS = {
@@ -52,7 +52,7 @@ class VersionGuess:
                     self.saw_version(version)
 
     def sniff_version(self, m: Any) -> None:
-        """Raise the version guess from the fields one message carries (§2.6)."""
+        """Raise the version guess from the fields one message carries (docs/formats.md, JSON version hints)."""
         if not isinstance(m, dict):
             return
         for key, version in _MESSAGE_MARKS.items():
