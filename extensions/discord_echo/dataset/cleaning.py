@@ -3,7 +3,8 @@
 Takes the normalized message stream and the chosen `Identity`; gives `Utterance`s (a
 message, its cleaned text, whether it is mine) and a `CleaningReport` in which every input
 message is counted exactly once: kept, or dropped for one named reason. Rules come from
-dce-formats.md §1.4/§6.9 and landscape.md §2.8: system notifications carry synthetic
+docs/formats.md (Message types and system messages; What is not the author's own words) and
+docs/why-echoes-fail.md (Wrong pairing): system notifications carry synthetic
 English text, bots and forwards are not the author's words, attachment- and link-only
 messages carry no style, and repeated exports of one channel would double-count.
 """
@@ -14,9 +15,10 @@ import re
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from discord_echo.core.errors import ConfigError
+from discord_echo.core.fields import check_choices, setting
 from discord_echo.core.messages import Message
 from discord_echo.dataset.participants import Identity
 
@@ -33,55 +35,45 @@ DROP_REASONS = (
 )
 
 
+Attachments = Literal["drop", "placeholder"]
+ATTACHMENT_MODES: tuple[str, ...] = get_args(Attachments)
+
+
 @dataclass(frozen=True)
 class CleaningConfig:
     """Which messages are kept (stage 2a)."""
 
-    drop_bots: bool = field(
-        default=True,
-        metadata={"label": "Drop bots and webhooks", "help": "Bot and webhook posts are not anyone's own writing."},
+    drop_bots: bool = setting(True, "Drop bots and webhooks", "Bot and webhook posts are not anyone's own writing.")
+    drop_forwards: bool = setting(
+        True,
+        "Drop forwarded messages",
+        "A forward's text was written by someone else (DiscordChatExporter 2.47+).",
     )
-    drop_forwards: bool = field(
-        default=True,
-        metadata={
-            "label": "Drop forwarded messages",
-            "help": "A forward's text was written by someone else (DiscordChatExporter 2.47+).",
-        },
+    attachments: Attachments = setting(
+        "drop",
+        "Attachment/sticker-only messages",
+        "Drop them, or keep them as a short placeholder like [image] so replies stay in context.",
     )
-    attachments: Literal["drop", "placeholder"] = field(
-        default="drop",
-        metadata={
-            "label": "Attachment/sticker-only messages",
-            "help": "Drop them, or keep them as a short placeholder like [image] so replies stay in context.",
-        },
+    drop_link_only: bool = setting(True, "Drop link-only messages", "A bare URL teaches nothing about how you write.")
+    dedupe: bool = setting(
+        True,
+        "Drop duplicates",
+        "The same message exported twice (overlapping exports), and one author repeating the same "
+        "text of 12+ characters within 10 minutes (re-sends, copy-pasta).",
     )
-    drop_link_only: bool = field(
-        default=True,
-        metadata={"label": "Drop link-only messages", "help": "A bare URL teaches nothing about how you write."},
+    include_channels: tuple[str, ...] = setting(
+        (), "Only these channels", "Channel names or ids to keep; empty keeps all."
     )
-    dedupe: bool = field(
-        default=True,
-        metadata={
-            "label": "Drop duplicates",
-            "help": "The same message exported twice (overlapping exports), and one author repeating the same "
-            "text of 12+ characters within 10 minutes (re-sends, copy-pasta).",
-        },
-    )
-    include_channels: tuple[str, ...] = field(
-        default=(),
-        metadata={"label": "Only these channels", "help": "Channel names or ids to keep; empty keeps all."},
-    )
-    exclude_channels: tuple[str, ...] = field(
-        default=(),
-        metadata={
-            "label": "Skip these channels",
-            "help": "Channel names or ids to leave out (bot, counting or spam channels).",
-        },
+    exclude_channels: tuple[str, ...] = setting(
+        (),
+        "Skip these channels",
+        "Channel names or ids to leave out (bot, counting or spam channels).",
     )
 
     def __post_init__(self) -> None:
-        if self.attachments not in ("drop", "placeholder"):
-            raise ConfigError("attachments", self.attachments, "must be 'drop' or 'placeholder'")
+        if self.attachments not in ATTACHMENT_MODES:  # a two-way switch, worded as one
+            raise ConfigError("attachments", self.attachments, f"must be {' or '.join(map(repr, ATTACHMENT_MODES))}")
+        check_choices(self)
         # Lists from JSON or the UI become tuples, so configs compare and hash equal.
         object.__setattr__(self, "include_channels", tuple(self.include_channels))
         object.__setattr__(self, "exclude_channels", tuple(self.exclude_channels))
@@ -182,7 +174,7 @@ def clean(
                 elif message.embeds == 0 or not config.drop_link_only:
                     reason = "empty"
                 else:
-                    reason = "link_only"  # HTML hides the URL of a URL-only message (dce-formats.md §5.2)
+                    reason = "link_only"  # HTML hides the URL of a URL-only message (docs/formats.md)
             elif config.drop_link_only and not _URL.sub("", text).strip():
                 reason = "link_only"
         if reason is None and config.dedupe:

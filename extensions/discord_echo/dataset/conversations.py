@@ -3,20 +3,21 @@
 Takes `Utterance`s (cleaning.py), gives `Conversation`s: per channel, in time order, a new
 conversation after ``gap_minutes`` of silence, and one author's consecutive messages within
 ``burst_minutes`` of each other merged into one `Turn` (people send three short lines
-where a model would write one reply; landscape.md §2.8: every peer merges bursts).
+where a model would write one reply; docs/why-echoes-fail.md, Bursts).
 
 Defaults, and why: a 60-minute gap is the middle of what working peers use (30 min to 4 h;
-landscape.md §2.8) and keeps an evening's back-and-forth together while splitting
+docs/why-echoes-fail.md, Session gaps) and keeps an evening's back-and-forth together while splitting
 morning and evening chats; a 5-minute burst window matches the peers that merge at all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from discord_echo.core.errors import ConfigError
+from discord_echo.core.fields import setting
 from discord_echo.core.messages import Channel
 from discord_echo.dataset.cleaning import Utterance
 
@@ -25,19 +26,11 @@ from discord_echo.dataset.cleaning import Utterance
 class ConversationConfig:
     """How messages are grouped into conversations and turns (stage 2b)."""
 
-    gap_minutes: int = field(
-        default=60,
-        metadata={
-            "label": "Conversation gap (minutes)",
-            "help": "Start a new conversation after this much silence in a channel.",
-        },
+    gap_minutes: int = setting(
+        60, "Conversation gap (minutes)", "Start a new conversation after this much silence in a channel."
     )
-    burst_minutes: int = field(
-        default=5,
-        metadata={
-            "label": "Merge bursts within (minutes)",
-            "help": "One person's consecutive messages this close together become one turn.",
-        },
+    burst_minutes: int = setting(
+        5, "Merge bursts within (minutes)", "One person's consecutive messages this close together become one turn."
     )
 
     def __post_init__(self) -> None:
@@ -95,7 +88,7 @@ def build_conversations(utterances: Iterable[Utterance], config: ConversationCon
     """Group utterances into conversations, each channel separately, sorted by start time.
 
     A message that replies to something starts a new turn even inside a burst, so the
-    reply's target can be brought in as its context (dataset_builder does that).
+    reply's target can be brought in as its context (dataset/samples.py does that).
     """
     by_channel: dict[str, list[Utterance]] = {}
     channels: dict[str, Channel] = {}

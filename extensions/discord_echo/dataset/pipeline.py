@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from discord_echo.core.errors import EchoError
+from discord_echo.core.fields import setting
 from discord_echo.dataset.cleaning import CleaningConfig, CleaningReport, Utterance, clean
 from discord_echo.dataset.conversations import Conversation, ConversationConfig, build_conversations
 from discord_echo.dataset.participants import Identity, Participant, list_participants, resolve_identity
@@ -39,11 +40,19 @@ class EmptyDatasetError(EchoError):
 class BuildSettings:
     """Every stage's settings, travelling as one object."""
 
-    read: ReadConfig = field(default_factory=ReadConfig)
-    cleaning: CleaningConfig = field(default_factory=CleaningConfig)
-    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
-    conversations: ConversationConfig = field(default_factory=ConversationConfig)
-    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    read: ReadConfig = setting(label="Reading", help="How exports are read.", default_factory=ReadConfig)
+    cleaning: CleaningConfig = setting(
+        label="Cleaning", help="Which messages are kept.", default_factory=CleaningConfig
+    )
+    privacy: PrivacyConfig = setting(
+        label="Privacy", help="What is scrubbed from message text and what replaces it.", default_factory=PrivacyConfig
+    )
+    conversations: ConversationConfig = setting(
+        label="Conversations",
+        help="How messages are grouped into conversations and turns.",
+        default_factory=ConversationConfig,
+    )
+    dataset: DatasetConfig = setting(label="Samples", help="How samples are shaped.", default_factory=DatasetConfig)
 
 
 @dataclass

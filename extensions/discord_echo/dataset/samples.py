@@ -1,9 +1,9 @@
 """From conversations to training samples that teach one person's voice and nothing else.
 
-Takes `Conversation`s and a chat renderer (chat_templates.py); gives `Sample`s: OpenAI
+Takes `Conversation`s and a chat renderer (templates/chat.py); gives `Sample`s: OpenAI
 ``messages`` lists in which **me** is ``assistant`` and everyone else is ``user``, so the
 webui trainer, which masks every non-assistant token, trains only on my words
-(landscape.md §4.3: training on every speaker is the first cause of "unrelated" replies).
+(docs/why-echoes-fail.md, Training on the friend's lines: a cause of "unrelated" replies).
 
 How a conversation becomes samples:
 
@@ -15,7 +15,7 @@ How a conversation becomes samples:
   trained exactly once**.
 * A segment too long on its own has its context trimmed, oldest lines first; if my reply
   alone does not fit it is dropped and counted. Nothing is dropped silently, and no sample
-  is left for the webui trainer to drop (it drops rows over cutoff; training.py).
+  is left for the webui trainer to drop (it drops rows over cutoff; the webui's modules/training.py).
 * A conversation I open gets a short stand-in user turn (``opener_prompt``), since chat
   templates and chat mode both expect the user to speak first.
 * When my turn replies to a message that is not in the sample, that message is quoted at
@@ -32,13 +32,14 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from discord_echo.core.errors import ConfigError
+from discord_echo.core.fields import check_choices, setting
 from discord_echo.dataset.conversations import Conversation, Turn
 
 ChatMessage = dict[str, str]
 
 
 class TokenCounter(Protocol):
-    """What the builder needs of a renderer (chat_templates.ChatRenderer provides it)."""
+    """What the builder needs of a renderer (templates/chat.py ``ChatRenderer`` provides it)."""
 
     exact: bool
     description: str
@@ -46,60 +47,51 @@ class TokenCounter(Protocol):
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int: ...
 
 
+NamePrefix = Literal["auto", "always", "never"]
+# The longest sample, in tokens; TrainSettings' cutoff_len defaults to the same value, so no sample is dropped.
+DEFAULT_CUTOFF_LEN = 512
+
+
 @dataclass(frozen=True)
 class DatasetConfig:
     """How samples are shaped (stage 3)."""
 
-    context_turns: int = field(
-        default=6,
-        metadata={
-            "label": "Context turns",
-            "help": "At most this many earlier turns come before each of my replies (peers use 3-8).",
-        },
+    context_turns: int = setting(
+        6,
+        "Context turns",
+        "At most this many earlier turns come before each of my replies (peers use 3-8).",
     )
-    cutoff_len: int = field(
-        default=512,
-        metadata={
-            "label": "Cutoff length (tokens)",
-            "help": "Every sample is made to fit this; the webui trainer drops longer ones. 512 fits 8 GB.",
-        },
+    cutoff_len: int = setting(
+        DEFAULT_CUTOFF_LEN,
+        "Cutoff length (tokens)",
+        "Every sample is made to fit this; the webui trainer drops longer ones. The default fits 8 GB.",
     )
-    persona: bool = field(
-        default=True,
-        metadata={
-            "label": "Persona system prompt",
-            "help": "Start each sample with a system line naming you and who you talk to; "
-            "the character file for chatting uses the same line.",
-        },
+    persona: bool = setting(
+        True,
+        "Persona system prompt",
+        "Start each sample with a system line naming you and who you talk to; "
+        "the character file for chatting uses the same line.",
     )
-    persona_text: str = field(
-        default="",
-        metadata={
-            "label": "Persona text",
-            "help": "Your own system prompt; {me} and {others} are filled in. Empty: a default naming both.",
-        },
+    persona_text: str = setting(
+        "",
+        "Persona text",
+        "Your own system prompt; {me} and {others} are filled in. Empty: a default naming both.",
     )
-    name_prefix: Literal["auto", "always", "never"] = field(
-        default="auto",
-        metadata={
-            "label": "Speaker names in user turns",
-            "help": "'auto' writes 'Name: ' before the others' lines in group chats only.",
-        },
+    name_prefix: NamePrefix = setting(
+        "auto",
+        "Speaker names in user turns",
+        "'auto' writes 'Name: ' before the others' lines in group chats only.",
     )
-    opener_prompt: str = field(
-        default="(new conversation)",
-        metadata={
-            "label": "Stand-in for conversations you start",
-            "help": "User text placed before a reply that opened a conversation.",
-        },
+    opener_prompt: str = setting(
+        "(new conversation)",
+        "Stand-in for conversations you start",
+        "User text placed before a reply that opened a conversation.",
     )
-    eval_fraction: float = field(
-        default=0.1,
-        metadata={
-            "label": "Held-out share",
-            "help": "The latest conversations holding this share of your turns are kept out of training "
-            "and written as the evaluation dataset.",
-        },
+    eval_fraction: float = setting(
+        0.1,
+        "Held-out share",
+        "The latest conversations holding this share of your turns are kept out of training "
+        "and written as the evaluation dataset.",
     )
 
     def __post_init__(self) -> None:
@@ -109,8 +101,7 @@ class DatasetConfig:
             raise ConfigError("cutoff_len", self.cutoff_len, "must be between 32 and 32768")
         if not 0 <= self.eval_fraction < 1:
             raise ConfigError("eval_fraction", self.eval_fraction, "must be at least 0 and below 1")
-        if self.name_prefix not in ("auto", "always", "never"):
-            raise ConfigError("name_prefix", self.name_prefix, "must be auto, always or never")
+        check_choices(self)
         if not self.opener_prompt.strip():
             raise ConfigError("opener_prompt", self.opener_prompt, "must not be empty")
         try:

@@ -12,44 +12,66 @@ import sys
 from collections.abc import Sequence
 
 from discord_echo.core.errors import EchoError
+from discord_echo.core.fields import field_kind
 from discord_echo.dataset.conversations import ConversationConfig
 from discord_echo.dataset.privacy.scrubber import PrivacyConfig
 from discord_echo.dataset.samples import DatasetConfig
 from discord_echo.ingest.config import ReadConfig
 from discord_echo.ingest.inspection import FileSummary, inspect_exports
 
-# Extra spellings of generated flags (the issue's `--cutoff N`).
-FLAG_ALIASES = {"cutoff_len": ("--cutoff",)}
+# Extra spellings of generated flags (the issue's `--cutoff N`; `--scheduler` for the LR scheduler).
+FLAG_ALIASES = {"cutoff_len": ("--cutoff",), "lr_scheduler": ("--scheduler",)}
+# The stage config fields `build` takes as flags; every reading command takes all of ReadConfig.
+BUILD_FIELDS: dict[type, tuple[str, ...]] = {
+    DatasetConfig: ("cutoff_len", "context_turns", "eval_fraction", "persona"),
+    ConversationConfig: ("gap_minutes", "burst_minutes"),
+    PrivacyConfig: ("url", "names", "phone_region"),
+}
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """A comma-separated flag value as the tuple of names a list field holds."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def add_field_flags(parser, cls: type, names: Sequence[str] | None = None, *, keep_defaults: bool = True) -> None:
     """One ``--flag`` per config field, with the field's help; bools get ``--x/--no-x``.
 
+    What a flag takes is read from the field's annotation by `field_kind`, as the tab's widgets
+    are: a ``Literal`` field accepts only its choices (argparse refuses any other value and lists
+    them), numbers are parsed as ``int`` or ``float``, a tuple of names is written ``a,b``. ``%``
+    in help texts is escaped, since argparse formats help with it.
+
     With ``keep_defaults=False`` every flag defaults to None, so a caller can tell "not
     given" from a value (``train`` overrides a profile only where asked).
     """
-    from dataclasses import fields
+    from dataclasses import MISSING, fields
 
     chosen = [f for f in fields(cls) if names is None or f.name in names]
     for field in chosen:
+        kind, choices = field_kind(cls, field.name)
         flags = (f"--{field.name.replace('_', '-')}", *FLAG_ALIASES.get(field.name, ()))
-        default = field.default if keep_defaults else None
-        help_text = field.metadata["help"]
-        if isinstance(field.default, bool):
-            parser.add_argument(
-                *flags, dest=field.name, default=default, action=argparse.BooleanOptionalAction, help=help_text
-            )
+        default = None
+        if keep_defaults:
+            default = field.default if field.default is not MISSING else field.default_factory()  # type: ignore[misc]
+        options: dict = {"dest": field.name, "default": default, "help": field.metadata["help"].replace("%", "%%")}
+        if kind == "bool":
+            options["action"] = argparse.BooleanOptionalAction
+        elif kind == "choice":
+            options["choices"] = list(choices)
         else:
-            kind = type(field.default) if isinstance(field.default, (int, float)) else str
-            parser.add_argument(*flags, dest=field.name, default=default, type=kind, help=help_text)
+            options["type"] = {"int": int, "float": float, "list": _names}.get(kind, str)
+        parser.add_argument(*flags, **options)
 
 
 def _add_read_options(parser: argparse.ArgumentParser) -> None:
-    add_field_flags(parser, ReadConfig, ["timezone"])
+    add_field_flags(parser, ReadConfig)
 
 
 def _read_config(args: argparse.Namespace) -> ReadConfig:
-    return ReadConfig(timezone=args.timezone)
+    from dataclasses import fields
+
+    return ReadConfig(**{f.name: getattr(args, f.name) for f in fields(ReadConfig)})
 
 
 def _print_summary(summary: FileSummary, out) -> None:
@@ -254,9 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--preview", type=int, default=2, metavar="N", help="Print the first N samples as rendered for training."
     )
-    add_field_flags(build, DatasetConfig, ["cutoff_len", "context_turns", "eval_fraction", "persona"])
-    add_field_flags(build, ConversationConfig, ["gap_minutes", "burst_minutes"])
-    add_field_flags(build, PrivacyConfig, ["url", "names", "phone_region"])
+    for cls, names in BUILD_FIELDS.items():
+        add_field_flags(build, cls, names)
     _add_read_options(build)
     build.set_defaults(run=cmd_build)
     _add_train_parser(commands)

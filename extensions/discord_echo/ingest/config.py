@@ -1,52 +1,51 @@
-"""One dataclass per pipeline stage; each default and its help text are written once, here.
+"""``ReadConfig``: how exports are read (stage 1, ingest), each default and its help text written once, here.
 
-Front ends (CLI flags, tab widgets) are generated from these fields, so a default never
-differs between them. ``__post_init__`` validates, naming the field and the bad value.
+Every stage keeps its own config dataclass next to the code that uses it: ``CleaningConfig``
+(dataset/cleaning.py), ``PrivacyConfig`` (dataset/privacy/scrubber.py), ``ConversationConfig``
+(dataset/conversations.py), ``DatasetConfig`` (dataset/samples.py), all five together as
+``BuildSettings`` (dataset/pipeline.py), ``TrainSettings`` (train/settings.py) and
+``CompareSettings`` (evaluate/comparer.py). All build their fields with
+``discord_echo.core.fields.setting``, and the front ends (CLI flags, tab widgets) are generated
+from those fields, so a default never differs between them. ``__post_init__`` validates, naming
+the field and the bad value.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from discord_echo.core.errors import ConfigError
+from discord_echo.core.fields import setting
 
 
 @dataclass(frozen=True)
 class ReadConfig:
     """How exports are read (stage 1, ingest)."""
 
-    timezone: str = field(
-        default="UTC",
-        metadata={
-            "label": "Time zone of displayed dates",
-            "help": "TXT, HTML and CSV exports before 2.42.3 show dates in the exporting "
-            "machine's local time without saying which; give that IANA zone (e.g. "
-            "Europe/Berlin). JSON and HTML message ids carry exact UTC times and ignore this.",
-        },
+    timezone: str = setting(
+        "UTC",
+        "Time zone of displayed dates",
+        "TXT, HTML and CSV exports before 2.42.3 show dates in the exporting "
+        "machine's local time without saying which; give that IANA zone (e.g. "
+        "Europe/Berlin). JSON and HTML message ids carry exact UTC times and ignore this.",
     )
-    day_first: bool | None = field(
-        default=None,
-        metadata={
-            "label": "Dates are day-first",
-            "help": "Whether numeric dates like 03/04/2024 are day/month. Default: learn it "
-            "from the file (a first number above 12 decides), else month-first (en-US).",
-        },
+    day_first: bool | None = setting(
+        None,
+        "Dates are day-first",
+        "Whether numeric dates like 03/04/2024 are day/month. Default: learn it "
+        "from the file (a first number above 12 decides), else month-first (en-US).",
     )
-    max_file_mb: int = field(
-        default=4096,
-        metadata={
-            "label": "Largest export file (MB)",
-            "help": "Refuse single files (or zip members) larger than this, before reading.",
-        },
+    max_file_mb: int = setting(
+        4096,
+        "Largest export file (MB)",
+        "Refuse single files (or zip members) larger than this, before reading.",
     )
-    max_zip_ratio: int = field(
-        default=200,
-        metadata={
-            "label": "Largest zip compression ratio",
-            "help": "Refuse zip members that claim to expand more than this many times "
-            "(zip bombs). Real exports compress about 5-20x.",
-        },
+    max_zip_ratio: int = setting(
+        200,
+        "Largest zip compression ratio",
+        "Refuse zip members that claim to expand more than this many times "
+        "(zip bombs). Real exports compress about 5-20x.",
     )
 
     def __post_init__(self) -> None:

@@ -10,65 +10,71 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 from discord_echo.core.errors import ConfigError
+from discord_echo.core.fields import check_choices, setting
+from discord_echo.dataset.samples import DEFAULT_CUTOFF_LEN
 
-SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial")
-OPTIMIZERS = ("paged_adamw_8bit", "adamw_bnb_8bit", "paged_adamw_32bit", "adamw_torch", "adafactor")
-BITSANDBYTES_OPTIMIZERS = ("paged_adamw_8bit", "adamw_bnb_8bit", "paged_adamw_32bit")
-COMPUTE_DTYPES = ("bfloat16", "float16", "float32")
+Scheduler = Literal["cosine", "linear", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial"]
+Optimizer = Literal["paged_adamw_8bit", "adamw_bnb_8bit", "paged_adamw_32bit", "adamw_torch", "adafactor"]
+QuantType = Literal["nf4", "fp4"]
+ComputeDtype = Literal["bfloat16", "float16", "float32"]
+# The optimizers that need bitsandbytes (and so an NVIDIA GPU); profiles.py swaps them out elsewhere.
+BITSANDBYTES_OPTIMIZERS: tuple[Optimizer, ...] = ("paged_adamw_8bit", "adamw_bnb_8bit", "paged_adamw_32bit")
 MAX_RANK = 1024
-
-
-def _f(default: Any, label: str, help: str) -> Any:
-    return field(default=default, metadata={"label": label, "help": help})
 
 
 @dataclass(frozen=True)
 class TrainSettings:
     """One LoRA training run's settings. Defaults = the 8 GB profile."""
 
-    lora_rank: int = _f(16, "LoRA rank", "Size of the adapter. 8-16 is plenty for a writing style.")
-    lora_alpha: int = _f(32, "LoRA alpha", "Scale of the adapter's update; usually twice the rank.")
-    lora_dropout: float = _f(0.05, "LoRA dropout", "Share of adapter inputs dropped in training (0-0.5).")
-    target_modules: str | tuple[str, ...] = _f(
+    lora_rank: int = setting(16, "LoRA rank", "Size of the adapter. 8-16 is plenty for a writing style.")
+    lora_alpha: int = setting(32, "LoRA alpha", "Scale of the adapter's update; usually twice the rank.")
+    lora_dropout: float = setting(0.05, "LoRA dropout", "Share of adapter inputs dropped in training (0-0.5).")
+    target_modules: str | tuple[str, ...] = setting(
         "all-linear",
         "Target modules",
         "'all-linear' (every linear layer except the output head) or layer names, e.g. q_proj,v_proj.",
     )
-    micro_batch_size: int = _f(1, "Micro-batch size", "Rows per forward pass. 1 on 8 GB cards.")
-    batch_size: int = _f(
+    micro_batch_size: int = setting(1, "Micro-batch size", "Rows per forward pass. 1 on 8 GB cards.")
+    batch_size: int = setting(
         16, "Batch size", "Rows per optimizer step; gradients of batch/micro micro-batches are accumulated."
     )
-    epochs: float = _f(2.0, "Epochs", "Passes over the dataset. 1-2 for chat style; more tends to overfit.")
-    learning_rate: float = _f(2e-4, "Learning rate", "Peak learning rate. Lower it (1e-4) if the loss spikes.")
-    lr_scheduler: Literal[
-        "cosine", "linear", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial"
-    ] = _f("cosine", "LR scheduler", "How the learning rate falls after warmup.")
-    warmup_ratio: float = _f(
+    epochs: float = setting(2.0, "Epochs", "Passes over the dataset. 1-2 for chat style; more tends to overfit.")
+    learning_rate: float = setting(2e-4, "Learning rate", "Peak learning rate. Lower it (1e-4) if the loss spikes.")
+    lr_scheduler: Scheduler = setting("cosine", "LR scheduler", "How the learning rate falls after warmup.")
+    warmup_ratio: float = setting(
         0.05, "Warmup share", "Share of all optimizer steps spent ramping the learning rate up (0-0.5)."
     )
-    optimizer: Literal["paged_adamw_8bit", "adamw_bnb_8bit", "paged_adamw_32bit", "adamw_torch", "adafactor"] = _f(
+    optimizer: Optimizer = setting(
         "paged_adamw_8bit",
         "Optimizer",
         "8-bit and paged optimizers need an NVIDIA GPU and bitsandbytes; elsewhere adamw_torch is used.",
     )
-    gradient_checkpointing: bool = _f(
+    gradient_checkpointing: bool = setting(
         True, "Gradient checkpointing", "Recompute activations in the backward pass: far less memory, ~25% slower."
     )
-    load_in_4bit: bool = _f(True, "Load in 4-bit", "QLoRA: base weights in 4 bits (NVIDIA GPU + bitsandbytes).")
-    quant_type: Literal["nf4", "fp4"] = _f("nf4", "4-bit type", "nf4 suits normally distributed weights.")
-    double_quant: bool = _f(True, "Double quantization", "Quantize the quantization constants too (~0.4 GB on 7B).")
-    compute_dtype: Literal["bfloat16", "float16", "float32"] = _f(
+    load_in_4bit: bool = setting(True, "Load in 4-bit", "QLoRA: base weights in 4 bits (NVIDIA GPU + bitsandbytes).")
+    quant_type: QuantType = setting("nf4", "4-bit type", "nf4 suits normally distributed weights.")
+    double_quant: bool = setting(
+        True, "Double quantization", "Quantize the quantization constants too (~0.4 GB on 7B)."
+    )
+    compute_dtype: ComputeDtype = setting(
         "bfloat16", "Compute dtype", "bfloat16 on RTX 30xx and newer; float16 on older cards; float32 on CPU."
     )
-    cutoff_len: int = _f(512, "Cutoff length", "Longest row in tokens; longer rows are dropped, as the webui does.")
-    save_steps: int = _f(50, "Save every N steps", "Write a resumable checkpoint every N optimizer steps; 0 = never.")
-    save_total_limit: int = _f(3, "Checkpoints kept", "Older checkpoints are deleted beyond this many; 0 = keep all.")
-    eval_steps: int = _f(50, "Evaluate every N steps", "Held-out loss every N optimizer steps (and at the end).")
-    seed: int = _f(42, "Seed", "Seeds shuffling, dropout and adapter initialisation, for repeatable runs.")
+    cutoff_len: int = setting(
+        DEFAULT_CUTOFF_LEN, "Cutoff length", "Longest row in tokens; longer rows are dropped, as the webui does."
+    )
+    save_steps: int = setting(
+        50, "Save every N steps", "Write a resumable checkpoint every N optimizer steps; 0 = never."
+    )
+    save_total_limit: int = setting(
+        3, "Checkpoints kept", "Older checkpoints are deleted beyond this many; 0 = keep all."
+    )
+    eval_steps: int = setting(50, "Evaluate every N steps", "Held-out loss every N optimizer steps (and at the end).")
+    seed: int = setting(42, "Seed", "Seeds shuffling, dropout and adapter initialisation, for repeatable runs.")
 
     def __post_init__(self) -> None:
         if isinstance(self.target_modules, str) and self.target_modules != "all-linear":
@@ -103,14 +109,7 @@ class TrainSettings:
             raise ConfigError("epochs", self.epochs, "must be positive")
         if not (math.isfinite(self.learning_rate) and 0 < self.learning_rate < 1):
             raise ConfigError("learning_rate", self.learning_rate, "must be between 0 and 1 (typically 1e-4 to 3e-4)")
-        for name, choices in (
-            ("lr_scheduler", SCHEDULERS),
-            ("optimizer", OPTIMIZERS),
-            ("compute_dtype", COMPUTE_DTYPES),
-            ("quant_type", ("nf4", "fp4")),
-        ):
-            if getattr(self, name) not in choices:
-                raise ConfigError(name, getattr(self, name), f"must be one of {', '.join(choices)}")
+        check_choices(self)
         if self.target_modules != "all-linear":
             names = self.target_modules if isinstance(self.target_modules, tuple) else ()
             if not names or not all(isinstance(n, str) and n.strip().isidentifier() for n in names):

@@ -4,7 +4,7 @@ Takes message texts and a `PrivacyConfig`; gives the same texts with each email,
 IP address, card number, Discord token, API key (and, when asked, URL and other participants'
 names) replaced by a placeholder such as ``[EMAIL]``, plus a `RedactionReport` of what went.
 Placeholders, not fake values: a model trained on the result should not learn to invent
-plausible addresses (landscape.md §5 step 4; style.md §5.1 ``privacy.py``).
+plausible addresses.
 
 Kinds run in a fixed order, because some contain others:
 
@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from discord_echo.core.errors import ConfigError
+from discord_echo.core.fields import check_choices, setting
 from discord_echo.dataset.privacy.detectors import (
     Span,
     find_api_keys,
@@ -46,64 +47,51 @@ from discord_echo.dataset.privacy.report import KINDS, RedactionReport
 
 __all__ = ["KINDS", "PrivacyConfig", "RedactionReport", "Scrubber", "scrub_text", "scrub_texts"]
 
-URL_MODES = ("placeholder", "domain")
+UrlMode = Literal["placeholder", "domain"]
 MAX_REPORT_EXAMPLES = 20
 MIN_NAME_LENGTH = 2
 _WORD = re.compile(r"\w+")
 
 
 def _placeholder(kind: str, default: str) -> str:
-    return field(
-        default=default,
-        metadata={
-            "label": f"{kind[:1].upper()}{kind[1:]} placeholder",
-            "help": f"Text that replaces each {kind}. No digits or @.",
-        },
+    return setting(
+        default, f"{kind[:1].upper()}{kind[1:]} placeholder", f"Text that replaces each {kind}. No digits or @."
     )
-
-
-def _switch(default: bool, label: str, help_text: str) -> bool:
-    return field(default=default, metadata={"label": label, "help": help_text})
 
 
 @dataclass(frozen=True)
 class PrivacyConfig:
     """What is scrubbed from message text and what replaces it (stage 3, privacy)."""
 
-    email: bool = _switch(True, "Scrub emails", "Replace email addresses.")
-    phone: bool = _switch(True, "Scrub phone numbers", "Replace phone numbers valid for their country.")
-    phone_region: str = field(
-        default="US",
-        metadata={
-            "label": "Phone region",
-            "help": "Two-letter country whose national formats are recognised (e.g. US, GB, DE). "
-            "Numbers written with +country code or 00 are found for every country.",
-        },
+    email: bool = setting(True, "Scrub emails", "Replace email addresses.")
+    phone: bool = setting(True, "Scrub phone numbers", "Replace phone numbers valid for their country.")
+    phone_region: str = setting(
+        "US",
+        "Phone region",
+        "Two-letter country whose national formats are recognised (e.g. US, GB, DE). "
+        "Numbers written with +country code or 00 are found for every country.",
     )
-    ip: bool = _switch(True, "Scrub IP addresses", "Replace IPv4 and IPv6 addresses (not version numbers).")
-    credit_card: bool = _switch(True, "Scrub card numbers", "Replace Luhn-valid payment card numbers.")
-    discord_token: bool = _switch(True, "Scrub Discord tokens", "Replace Discord bot/user tokens.")
-    api_key: bool = _switch(
+    ip: bool = setting(True, "Scrub IP addresses", "Replace IPv4 and IPv6 addresses (not version numbers).")
+    credit_card: bool = setting(True, "Scrub card numbers", "Replace Luhn-valid payment card numbers.")
+    discord_token: bool = setting(True, "Scrub Discord tokens", "Replace Discord bot/user tokens.")
+    api_key: bool = setting(
         True,
         "Scrub API keys",
         "Replace API keys (OpenAI, Anthropic, GitHub, AWS, Google, Slack, Stripe, "
         "Hugging Face), JWTs and private-key blocks.",
     )
-    url: bool = _switch(False, "Scrub URLs", "Replace links. Off by default: most links are public pages.")
-    url_mode: Literal["placeholder", "domain"] = field(
-        default="placeholder",
-        metadata={
-            "label": "URL replacement",
-            "help": "placeholder: the whole link becomes the URL placeholder; domain: keep "
-            "scheme://host and drop path, query and login.",
-        },
+    url: bool = setting(False, "Scrub URLs", "Replace links. Off by default: most links are public pages.")
+    url_mode: UrlMode = setting(
+        "placeholder",
+        "URL replacement",
+        "placeholder: the whole link becomes the URL placeholder; domain: keep "
+        "scheme://host and drop path, query and login.",
     )
-    names: bool = _switch(
+    names: bool = setting(
         False, "Pseudonymise names", "Replace other participants' names and @mentions with Person1, Person2, ..."
     )
-    name_pseudonym: str = field(
-        default="Person{n}",
-        metadata={"label": "Pseudonym pattern", "help": "{n} is the participant's number, the same in every text."},
+    name_pseudonym: str = setting(
+        "Person{n}", "Pseudonym pattern", "{n} is the participant's number, the same in every text."
     )
     email_placeholder: str = _placeholder("email", "[EMAIL]")
     phone_placeholder: str = _placeholder("phone number", "[PHONE]")
@@ -112,19 +100,16 @@ class PrivacyConfig:
     discord_token_placeholder: str = _placeholder("Discord token", "[TOKEN]")
     api_key_placeholder: str = _placeholder("API key", "[API_KEY]")
     url_placeholder: str = _placeholder("URL", "[URL]")
-    report_examples: int = field(
-        default=3,
-        metadata={
-            "label": "Examples per kind in the report",
-            "help": f"Masked examples kept per kind (0-{MAX_REPORT_EXAMPLES}), so you can check what was found.",
-        },
+    report_examples: int = setting(
+        3,
+        "Examples per kind in the report",
+        f"Masked examples kept per kind (0-{MAX_REPORT_EXAMPLES}), so you can check what was found.",
     )
 
     def __post_init__(self) -> None:
         if not is_phone_region(self.phone_region):
             raise ConfigError("phone_region", self.phone_region, "must be a two-letter country code such as US or GB")
-        if self.url_mode not in URL_MODES:
-            raise ConfigError("url_mode", self.url_mode, f"must be one of {', '.join(URL_MODES)}")
+        check_choices(self)
         for kind in KINDS[:-1]:
             name = f"{kind}_placeholder"
             value = getattr(self, name)

@@ -1,37 +1,21 @@
 """Gradio widgets generated from the stage config dataclasses, and configs built back from them.
 
-Each config field holds its default, label and help once (config classes, style.md §5.2);
+Each config field holds its default, label and help once (docs/architecture.md, Configuration fields);
 `widgets_for` turns every field into a component with that label as ``label``, the help as
 ``info`` and the default as ``value``, and `config_from` builds the config from the values
 the user set, so validation runs in the config's ``__post_init__`` whichever front end
-made it. Only components that exist, with the same arguments, in gradio 4.37 (the webui),
-5 and 6 are used (webui-host.md §7).
+made it. What a field holds, and a ``Literal`` field's choices, are read by
+`discord_echo.core.fields.field_kind`, the same reader the CLI's flags use. Only components
+that exist, with the same arguments, in gradio 4.37 (the webui), 5 and 6 are used
+(docs/webui-trainer.md, Gradio 4.37, 5 and 6).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
-from typing import Any, Literal, get_args, get_origin
+from typing import Any
 
-
-def _kind(annotation: Any) -> tuple[str, tuple]:
-    origin = get_origin(annotation)
-    if origin is Literal:
-        return "choice", get_args(annotation)
-    if annotation is bool:
-        return "bool", ()
-    if annotation is int:
-        return "int", ()
-    if annotation is float:
-        return "float", ()
-    if origin is tuple:
-        return "list", ()
-    if origin in (typing.Union, types.UnionType):
-        inner = [a for a in get_args(annotation) if a is not type(None)]
-        return _kind(inner[0]) if len(inner) == 1 else ("str", ())
-    return "str", ()
+from discord_echo.core.fields import field_kind
 
 
 def widget_value(value: Any) -> Any:
@@ -49,12 +33,11 @@ def widgets_for(cls: type, prefix: str, skip: tuple[str, ...] = (), values: Any 
     """
     import gradio as gr
 
-    hints = typing.get_type_hints(cls)
     widgets: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.name in skip or not f.init:
             continue
-        kind, choices = _kind(hints[f.name])
+        kind, choices = field_kind(cls, f.name)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         if values is not None:
             default = getattr(values, f.name)
@@ -82,10 +65,9 @@ def config_from(cls: type, values: dict[str, Any]) -> Any:
 
     Raises the config's own `ConfigError` for a value that cannot work.
     """
-    hints = typing.get_type_hints(cls)
     kwargs = {}
     for name, value in values.items():
-        kind, _ = _kind(hints[name])
+        kind, _ = field_kind(cls, name)
         if kind == "int" and value is not None:
             value = int(value)
         elif kind == "float" and value is not None:
