@@ -9,8 +9,9 @@ persona system line from the dataset. Base and tuned replies use the same settin
 with sampling the random stream is the same and only the weights differ.
 
 ``perplexity(samples, adapter)`` scores assistant tokens only, with the labels the trainer used
-(hosts/chat_data.py ``tokenize_row``: the webui's masking rule from chat_templates), so the tuned figure on the
-held-out set is the trainer's eval loss, exponentiated. ``evaluation_report.evaluate`` runs a whole comparison.
+(templates/trainer_rows.py: the webui's masking rule from templates/chat.py), so the tuned figure on the
+held-out set is the trainer's eval loss, exponentiated. ``report.evaluate`` (evaluate/report.py) runs a whole
+comparison.
 
 torch, transformers and peft are imported inside functions, so ``CompareSettings`` (and the UI widgets built
 from it) need none of them.
@@ -20,14 +21,15 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from discord_echo.core.errors import ConfigError, HostUnavailableError
+from discord_echo.core.fields import setting
+from discord_echo.core.peft_internals import adapters_off, tuner_layers
 from discord_echo.evaluate.metrics import HeldOutPair, messages_of, pick
 from discord_echo.evaluate.model_loading import (
     CHAT_TEMPLATE,
@@ -57,23 +59,11 @@ class CompareRow:
 class CompareSettings:
     """Sampling settings shared by the base and the tuned reply."""
 
-    max_new_tokens: int = field(
-        default=64, metadata={"label": "Max new tokens", "help": "Longest reply, in tokens. Chat replies are short."}
-    )
-    temperature: float = field(
-        default=0.7, metadata={"label": "Temperature", "help": "Randomness of sampling; ignored when greedy."}
-    )
-    top_p: float = field(
-        default=0.9,
-        metadata={"label": "Top-p", "help": "Sample only from the most likely tokens holding this probability."},
-    )
-    seed: int = field(
-        default=0, metadata={"label": "Seed", "help": "Same seed for base and tuned: only the weights differ."}
-    )
-    greedy: bool = field(
-        default=False,
-        metadata={"label": "Greedy", "help": "Always take the most likely token: repeatable, but often dull."},
-    )
+    max_new_tokens: int = setting(64, "Max new tokens", "Longest reply, in tokens. Chat replies are short.")
+    temperature: float = setting(0.7, "Temperature", "Randomness of sampling; ignored when greedy.")
+    top_p: float = setting(0.9, "Top-p", "Sample only from the most likely tokens holding this probability.")
+    seed: int = setting(0, "Seed", "Same seed for base and tuned: only the weights differ.")
+    greedy: bool = setting(False, "Greedy", "Always take the most likely token: repeatable, but often dull.")
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_new_tokens, int) or not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
@@ -129,20 +119,20 @@ class Comparer:
         self.template_name = template_name or CHAT_TEMPLATE
         self.adapter_dir = Path(adapter_dir) if adapter_dir else None
         self._lock = lock if lock is not None else threading.Lock()
-        self._layers = _tuner_layers(model)
+        self._layers = tuner_layers(model)
         self._stop_ids, self._marker = self._turn_end()
 
     @classmethod
     def load(
         cls, base: str | Path, adapter: str | Path, *, template: str | None = None, templates_dir: Path | None = None
     ) -> Comparer:
-        """Load ``base`` once and apply ``adapter`` (a LoRA folder); float32 on CPU, bfloat16/float16 on CUDA.
+        """Load ``base`` once and apply ``adapter`` (a LoRA folder); float32 on CPU, on CUDA as the LoRA trained.
 
         ``template``: None uses the template saved with the adapter (what training rendered); "Chat Template"
         or a webui instruction template name (found in ``templates_dir``) overrides it.
         """
         tokenizer = load_tokenizer(base)
-        model = apply_adapter(load_base_model(base), adapter)
+        model = apply_adapter(load_base_model(base, adapter), adapter)
         text, name = adapter_template(Path(adapter), tokenizer, template, templates_dir)
         return cls(model, tokenizer, text, template_name=name, adapter_dir=Path(adapter))
 
@@ -156,22 +146,15 @@ class Comparer:
         every parameter (``get_model_status``) and its ``enable_adapters`` toggles ``requires_grad`` on every
         adapter weight, 1-2.3 ms per switch even on the tiny test model, more than the one-token forward it
         precedes (benchmarks/compare.py). Here the flag each LoRA layer's forward reads, ``_disable_adapters``,
-        is flipped on the layers found once, and restored on exit. Should a peft release drop that flag, the
-        public ``disable_adapter()`` is used instead.
+        is flipped on the layers found once, and restored on exit (core/peft_internals.py, the one place that
+        touches that peft internal). Should a peft release drop that flag, the public ``disable_adapter()`` is
+        used instead.
         """
         with self._lock:
             if enabled:
                 yield
-            elif self._layers:
-                for layer in self._layers:
-                    layer._disable_adapters = True
-                try:
-                    yield
-                finally:
-                    for layer in self._layers:
-                        layer._disable_adapters = False
             else:
-                with self.model.disable_adapter():
+                with adapters_off(self.model, self._layers):
                     yield
 
     # -- prompts -----------------------------------------------------------------------------------------
@@ -186,7 +169,7 @@ class Comparer:
         )
 
     def prompt_ids(self, messages: Sequence[dict]) -> list[int]:
-        """Token ids before a reply: exactly the prefix the trainer unmasks after (chat_templates rule)."""
+        """Token ids before a reply: exactly the prefix the trainer unmasks after (templates/chat.py rule)."""
         out = self.tokenizer.apply_chat_template(
             list(messages),
             chat_template=self.chat_template,
@@ -364,28 +347,3 @@ class Comparer:
     def _finish(self, ids: list[int]) -> str:
         return self._cut(self.tokenizer.decode(ids, skip_special_tokens=True))
 
-
-def _tuner_layers(model: Any) -> list[Any]:
-    """The model's peft adapter layers, if all are enabled and carry the ``_disable_adapters`` flag; else []."""
-    from peft.tuners.tuners_utils import BaseTunerLayer
-
-    layers = [m for m in model.modules() if isinstance(m, BaseTunerLayer)]
-    if not layers or not all(getattr(m, "_disable_adapters", None) is False for m in layers):
-        return []  # already (partly) disabled, or a peft without the flag: use the public context
-    return layers
-
-
-# --- switch cost (benchmarks/compare.py) -------------------------------------------------------------------
-
-
-def switch_seconds(comparer: Comparer, messages: Sequence[dict], switches: int = 50) -> float:
-    """Mean seconds of one base↔tuned switch, each followed by a one-token forward so the switch is used."""
-    import torch
-
-    # The prompt's last token: the same one-token forward adapter_loading.reload_seconds times.
-    ids = torch.tensor([comparer.prompt_ids(messages)[-1:]], device=comparer._device)
-    started = time.perf_counter()
-    for index in range(switches):
-        with comparer.adapter(index % 2 == 1), torch.inference_mode():
-            comparer.model(input_ids=ids)
-    return (time.perf_counter() - started) / switches

@@ -5,7 +5,8 @@ the exact text the trainer tokenizes, its token count (exact with a local tokeni
 without one), and the character spans of the assistant turns the trainer unmasks. The dataset builder uses it
 to keep rows under ``cutoff_len`` (the webui *drops* longer rows) and the UI to preview what is learned.
 
-Mirrors the webui at 1dcde41d (spec: shared/specs/webui-host.md §5): ``modules/training.py`` ``do_train`` /
+Mirrors the webui at 1dcde41d (docs/webui-trainer.md, Masking and over-length rows; Templates):
+``modules/training.py`` ``do_train`` /
 ``tokenize_conversation`` and ``modules/models_settings.py`` ``load_template_by_name``. Nothing is copied
 from the webui; the behaviour is re-implemented and cited where it matters.
 
@@ -38,9 +39,11 @@ __all__ = [
     "ChatRenderer",
     "ChatTemplateError",
     "available_instruction_templates",
+    "checked_messages",
     "estimate_tokens",
     "load_renderer",
     "read_instruction_template",
+    "trained_spans",
 ]
 
 CHAT_TEMPLATE = "Chat Template"  # the webui's `format` value meaning "the model's own template"
@@ -137,11 +140,11 @@ class ChatRenderer:
 
     def render(self, messages: Sequence[Message]) -> str:
         """The exact text the trainer tokenizes for this row (no generation prompt)."""
-        return self._render(_checked(messages, self.template_label), False)
+        return self._render(checked_messages(messages, self.template_label), False)
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
         """Tokens of the row: the trainer's ``len(apply_chat_template(messages, tokenize=True))``, or the estimate."""
-        msgs = _checked(messages, self.template_label)
+        msgs = checked_messages(messages, self.template_label)
         if self._tokenizer is None:
             return estimate_tokens(self._render(msgs, False))
         return len(self._token_ids(msgs, False))
@@ -154,7 +157,7 @@ class ChatRenderer:
         ``len(template(messages[:i+1]))`` of the full row. That covers the reply and the end-of-turn marker
         after it (``<|im_end|>\\n`` in ChatML). Without a tokenizer the same rule is applied to characters.
         """
-        msgs = _checked(messages, self.template_label)
+        msgs = checked_messages(messages, self.template_label)
         text = self._render(msgs, False)
         if self._tokenizer is not None:
             boundaries = self._token_boundaries(msgs, text)
@@ -162,9 +165,9 @@ class ChatRenderer:
                 full_ids, chars = boundaries
                 return _merge(
                     (chars[start], chars[end])
-                    for start, end in _unmasked(msgs, lambda m, gen: len(self._token_ids(m, gen)), len(full_ids))
+                    for start, end in trained_spans(msgs, lambda m, gen: len(self._token_ids(m, gen)), len(full_ids))
                 )
-        return _merge(_unmasked(msgs, lambda m, gen: len(self._render(m, gen)), len(text)))
+        return _merge(trained_spans(msgs, lambda m, gen: len(self._render(m, gen)), len(text)))
 
     def segments(self, messages: Sequence[Message]) -> list[tuple[str, bool]]:
         """``render(messages)`` cut into consecutive ``(text, trained)`` pieces, for a preview widget."""
@@ -242,9 +245,14 @@ class ChatRenderer:
         return self._encoder
 
 
-def _unmasked(
+def trained_spans(
     messages: list[dict[str, Any]], length: Callable[[list[dict[str, Any]], bool], int], full_length: int
 ) -> list[Span]:
+    """``(start, end)`` of each assistant turn the webui trainer unmasks, in the unit ``length`` counts.
+
+    ``length(part, add_generation_prompt)`` is the length of ``part`` rendered (characters or token ids);
+    ``full_length`` that of the whole row. Empty spans are left out; spans are not merged.
+    """
     # webui modules/training.py tokenize_conversation: start = len(prefix + generation prompt),
     # end = min(len(through this turn), len(full)).
     spans = []
@@ -269,7 +277,7 @@ def _merge(spans: Any) -> list[Span]:
     return merged
 
 
-def _checked(messages: Sequence[Message], template_label: str) -> list[dict[str, Any]]:
+def checked_messages(messages: Sequence[Message], template_label: str) -> list[dict[str, Any]]:
     """Plain dict copies of the messages, after the checks the trainer would otherwise fail on."""
     if not messages:
         raise ChatTemplateError(template_label, "the conversation has no messages")

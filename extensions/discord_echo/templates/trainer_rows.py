@@ -1,13 +1,13 @@
 """Read a chat dataset and tokenize it exactly as text-generation-webui's trainer does.
 
-``read_chat_rows(path)`` takes a ``<name>.json`` written by ``pipeline.write_build`` (a JSON array of
+``read_chat_rows(path)`` takes a ``<name>.json`` written by ``write_build`` (dataset/pipeline.py; a JSON array of
 ``{"messages": [...]}`` rows; ShareGPT ``{"conversations": [{"from", "value"}]}`` rows are mapped the way the
 webui maps them) and gives message lists. ``tokenize_rows(tokenizer, rows, cutoff_len, chat_template)`` gives
 ``input_ids``/``labels``/``attention_mask`` per row with the webui's semantics (modules/training.py
-``tokenize_conversation`` at 1dcde41d; shared/specs/webui-host.md §5):
+``tokenize_conversation`` at 1dcde41d; docs/webui-trainer.md, Masking and over-length rows):
 * ``apply_chat_template`` on the whole row, no generation prompt, no extra special tokens;
 * labels are -100 except each assistant turn, from the end of ``messages[:i]`` + generation prompt to the end
-  of ``messages[:i+1]``: the rule ``chat_templates`` already implements for its preview, reused here;
+  of ``messages[:i+1]``: the rule templates/chat.py already implements for its preview, reused here;
 * rows longer than ``cutoff_len`` are dropped, not truncated, and counted.
 
 Needs only a transformers tokenizer (the ``tokenize`` extra), not torch.
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from discord_echo.core.errors import ConfigError
-from discord_echo.templates.chat import CHAT_TEMPLATE, _checked, _unmasked, read_instruction_template
+from discord_echo.templates.chat import CHAT_TEMPLATE, checked_messages, read_instruction_template, trained_spans
 from discord_echo.templates.instruction import template_errors
 
 SHAREGPT_ROLES = {"human": "user", "gpt": "assistant"}  # the webui's normalize_messages mapping
@@ -74,13 +74,12 @@ class TokenizedRows:
     total: int = 0
     dropped: int = 0  # longer than cutoff_len
     tokens: int = 0  # input tokens of the kept rows
-    trained_tokens: int = 0  # tokens with a label (assistant turns)
 
 
 def tokenize_row(tokenizer: Any, messages: Sequence[dict[str, Any]], chat_template: str) -> dict[str, list[int]]:
     """``input_ids``, ``labels`` (-100 outside assistant turns) and ``attention_mask`` of one row."""
     label = "of the training run"
-    msgs = _checked(messages, label)
+    msgs = checked_messages(messages, label)
 
     def ids(part: list[dict[str, Any]], add_generation_prompt: bool) -> list[int]:
         with template_errors(label):
@@ -95,7 +94,7 @@ def tokenize_row(tokenizer: Any, messages: Sequence[dict[str, Any]], chat_templa
 
     full = ids(msgs, False)
     labels = [-100] * len(full)
-    for start, end in _unmasked(msgs, lambda part, gen: len(ids(part, gen)), len(full)):
+    for start, end in trained_spans(msgs, lambda part, gen: len(ids(part, gen)), len(full)):
         labels[start:end] = full[start:end]
     return {"input_ids": full, "labels": labels, "attention_mask": [1] * len(full)}
 
@@ -110,7 +109,6 @@ def tokenize_rows(tokenizer: Any, rows: Sequence[Messages], cutoff_len: int, cha
             continue
         result.rows.append(row)
         result.tokens += len(row["input_ids"])
-        result.trained_tokens += sum(1 for x in row["labels"] if x != -100)
     return result
 
 
