@@ -6,10 +6,10 @@ Without ``--model``, builds the tests' tiny random-weight Llama and a LoRA on ev
 (non-zero) weights: the switch cost does not depend on what the adapter learned. Then times, in one process,
 after a burn-in pass of each:
 
-* switch: ``Comparer.adapter(False/True)`` (peft ``disable_adapter()``) alternately, each followed by a
-  forward pass of one token so the switched model is really used (``compare.switch_seconds``);
+* switch: ``Comparer.adapter(False/True)`` (the LoRA layers' off flag) alternately, each followed by a
+  forward pass of one token so the switched model is really used (``switch_seconds`` below);
 * reload: what the switch replaces: drop the model, load the base from disk, apply the adapter, the same
-  one-token forward (``adapter_loading.reload_seconds``).
+  one-token forward (``reload_seconds`` below).
 
 Prints both mean times; the last line reads ``ratio=<switch/reload>`` (issue target: at most 0.01).
 """
@@ -17,12 +17,14 @@ Prints both mean times; the last line reads ``ratio=<switch/reload>`` (issue tar
 from __future__ import annotations
 
 import argparse
+import gc
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-from discord_echo.evaluate.comparer import Comparer, switch_seconds
-from discord_echo.evaluate.model_loading import reload_seconds
+from discord_echo.evaluate.comparer import Comparer
+from discord_echo.evaluate.model_loading import adapter_template, apply_adapter, load_base_model, load_tokenizer
 
 MESSAGES = [
     {"role": "system", "content": "You are alex, chatting on Discord with Sam. Reply the way alex writes."},
@@ -41,6 +43,44 @@ def random_adapter(model_dir: Path, out: Path) -> Path:
     config = LoraConfig(r=8, lora_alpha=16, target_modules="all-linear", init_lora_weights=False, task_type="CAUSAL_LM")
     get_peft_model(base, config).save_pretrained(str(out))
     return out
+
+
+def switch_seconds(comparer: Comparer, messages: Sequence[dict], switches: int = 50) -> float:
+    """Mean seconds of one base<->tuned switch, each followed by a one-token forward so the switch is used."""
+    import torch
+
+    # The prompt's last token: the same one-token forward reload_seconds times.
+    ids = torch.tensor([comparer.prompt_ids(messages)[-1:]], device=comparer._device)
+    started = time.perf_counter()
+    for index in range(switches):
+        with comparer.adapter(index % 2 == 1), torch.inference_mode():
+            comparer.model(input_ids=ids)
+    return (time.perf_counter() - started) / switches
+
+
+def reload_seconds(base: str | Path, adapter: str | Path, messages: Sequence[dict], repeats: int = 3) -> float:
+    """Mean seconds of what a base<->tuned switch costs without disabling the adapter in place: drop the model,
+    load the base from disk, apply the adapter, run one forward of one token (the prompt's last, as
+    ``switch_seconds`` does)."""
+    import torch
+
+    tokenizer = load_tokenizer(base)
+    chat_template = adapter_template(Path(adapter), tokenizer)[0]
+    ids = tokenizer.apply_chat_template(
+        list(messages), chat_template=chat_template, add_generation_prompt=True, tokenize=True, return_dict=False
+    )
+    token = list(ids["input_ids"] if isinstance(ids, dict) else ids)[-1:]
+    model = None
+    started = time.perf_counter()
+    for _ in range(repeats):
+        del model
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        model = apply_adapter(load_base_model(base, adapter), adapter).eval()
+        with torch.inference_mode():
+            model(input_ids=torch.tensor([token], device=next(model.parameters()).device))
+    return (time.perf_counter() - started) / repeats
 
 
 def flip_seconds(comparer: Comparer, switches: int) -> float:

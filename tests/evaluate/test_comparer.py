@@ -23,9 +23,8 @@ from tiny_models import build_tiny_model  # noqa: E402
 from discord_echo.core.errors import ConfigError, HostUnavailableError  # noqa: E402
 from discord_echo.core.safe_files import FileExistsRefusedError  # noqa: E402
 from discord_echo.dataset.pipeline import BuildSettings, build_dataset, write_build  # noqa: E402
-from discord_echo.evaluate.comparer import Comparer, CompareSettings, switch_seconds  # noqa: E402
+from discord_echo.evaluate.comparer import Comparer, CompareSettings  # noqa: E402
 from discord_echo.evaluate.metrics import held_out_pairs, their_samples  # noqa: E402
-from discord_echo.evaluate.model_loading import reload_seconds  # noqa: E402
 from discord_echo.evaluate.report import REPORT_NAME, evaluate, write_report  # noqa: E402
 from discord_echo.templates.chat import load_renderer  # noqa: E402
 from discord_echo.train import driver as training  # noqa: E402
@@ -156,9 +155,15 @@ def test_a_different_template_is_reported_as_a_mismatch(echo):
 
 
 def test_switch_costs_far_less_than_a_reload(echo):
+    import importlib.util
+
+    # benchmarks/ is not a package: its timers are imported by path.
+    spec = importlib.util.spec_from_file_location("compare_benchmark", REPO / "benchmarks" / "compare.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
     messages = held_out_pairs(echo["result"].held_out)[0].prompt
-    switch = switch_seconds(echo["cmp"], messages, switches=20)
-    reload = reload_seconds(echo["model"], echo["adapter"], messages, repeats=1)
+    switch = benchmark.switch_seconds(echo["cmp"], messages, switches=20)
+    reload = benchmark.reload_seconds(echo["model"], echo["adapter"], messages, repeats=1)
     assert switch * 10 < reload
 
 
@@ -231,3 +236,56 @@ def test_comparing_on_a_gpu_loads_the_base_in_4bit_like_training():
     assert gpu["dtype"] == torch.bfloat16 and gpu["device_map"] == {"": 0}
     no_bnb = compare_load_kwargs(cuda=True, bitsandbytes=False, bf16=False)
     assert "quantization_config" not in no_bnb and no_bnb["dtype"] == torch.float16
+
+
+def _loaded_with(monkeypatch, adapter: Path) -> dict:
+    """The ``from_pretrained`` arguments Compare picks for ``adapter`` on a CUDA GPU with bitsandbytes and bf16.
+
+    There is no GPU here: CUDA, bitsandbytes and bf16 are injected (mocked) and the load itself is replaced by
+    a recorder, so only the choice of quantization and dtype is checked, as for the trainer's 4-bit path.
+    """
+    from transformers import AutoModelForCausalLM
+
+    from discord_echo.evaluate.model_loading import load_base_model
+
+    seen: dict = {}
+    def record(name, local_files_only, **kwargs):
+        seen.update(kwargs)
+        return "model"
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", record)
+    assert load_base_model("some/base", adapter, cuda=True, bitsandbytes=True, bf16=True) == "model"
+    return seen
+
+
+def test_compare_loads_the_base_as_the_loras_own_profile_trained_it(echo, monkeypatch, caplog):
+    from discord_echo.evaluate.model_loading import trained_settings
+
+    # The echo LoRA was trained with the CPU profile (no 4-bit, float32), not the 8 GB default.
+    assert trained_settings(echo["adapter"]).settings == TINY_RUN and trained_settings(echo["adapter"]).note == ""
+    with caplog.at_level("WARNING", logger="discord_echo"):
+        kwargs = _loaded_with(monkeypatch, echo["adapter"])
+    assert kwargs == {"dtype": torch.float32, "device_map": {"": 0}}  # no quantization_config: not 4-bit
+    assert caplog.records == []
+
+
+def test_compare_follows_a_gpu_profiles_4bit_choices(tmp_path, monkeypatch):
+    settings = replace(PROFILES["12 GB (RTX 3060 12 GB, 4070)"], quant_type="fp4", double_quant=False)
+    settings = replace(settings, compute_dtype="float16")
+    (tmp_path / "training_parameters.json").write_text(json.dumps({"settings": settings.to_dict()}))
+    kwargs = _loaded_with(monkeypatch, tmp_path)
+    quant = kwargs["quantization_config"]
+    assert quant.load_in_4bit and quant.bnb_4bit_quant_type == "fp4" and not quant.bnb_4bit_use_double_quant
+    assert quant.bnb_4bit_compute_dtype == torch.float16 and kwargs["dtype"] == torch.float16
+
+
+@pytest.mark.parametrize("parameters", [None, {"lora_name": "echo", "lora_rank": 32, "format": "Chat Template"}])
+def test_without_our_settings_compare_uses_the_default_profile_and_says_so(tmp_path, monkeypatch, caplog, parameters):
+    """No training_parameters.json, or the webui's own (its parameters say nothing about quantization)."""
+    if parameters is not None:
+        (tmp_path / "training_parameters.json").write_text(json.dumps(parameters))
+    with caplog.at_level("WARNING", logger="discord_echo"):
+        kwargs = _loaded_with(monkeypatch, tmp_path)
+    quant = kwargs["quantization_config"]  # the 8 GB profile: nf4, double quantization, bfloat16
+    assert quant.bnb_4bit_quant_type == "nf4" and quant.bnb_4bit_use_double_quant and kwargs["dtype"] == torch.bfloat16
+    assert "the default profile (8 GB (RTX 3060 Ti))" in caplog.text

@@ -9,14 +9,15 @@ import signal
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from discord_echo.core.errors import ConfigError, HostUnavailableError
+from discord_echo.core.errors import ConfigError, HostUnavailableError, TrainingError
 from discord_echo.core.safe_files import FileExistsRefusedError, InvalidNameError
 from discord_echo.frontends.cli import main
-from discord_echo.train.driver import request_from_user_data, train
+from discord_echo.train.driver import prepare, request_from_user_data, train
 from discord_echo.train.host import TrainProgress, TrainRequest, TrainResult
 from discord_echo.train.profiles import profile
 from discord_echo.train.settings import TrainSettings
@@ -51,10 +52,26 @@ class RecordingHost:
     def unavailable_reason(self) -> str:
         return "" if self.ready else "no model is loaded"
 
+    def reads_legacy_datasets(self) -> bool:
+        return False
+
     def train(self, request, on_progress, stop) -> TrainResult:
         self.requests.append(request)
         on_progress(TrainProgress(step=1, total_steps=1, loss=1.0))
         return TrainResult(adapter_dir=request.loras_dir / request.lora_name, steps=1, total_steps=1)
+
+
+class LegacyHost(RecordingHost):
+    """A stand-in for a host on the pre-2026-03 webui trainer (the real one needs that webui running)."""
+
+    name = "legacy"
+
+    def reads_legacy_datasets(self) -> bool:
+        return True
+
+
+def _no_tokenizer():
+    raise AssertionError("the tokenizer was loaded although it is not needed")
 
 
 def _write_dataset(user_data: Path, name: str = "chat", rows: list | None = None, eval_rows: list | None = None):
@@ -206,31 +223,48 @@ def test_a_host_on_the_old_webui_trainer_gets_instruction_rows_through(tmp_path)
     import threading
 
     from discord_echo.train.driver import request_from_user_data, train
-    from discord_echo.train.host import TrainResult
     from discord_echo.train.settings import TrainSettings
 
     datasets = tmp_path / "training" / "datasets"
     datasets.mkdir(parents=True)
     (datasets / "old.json").write_text(json.dumps([{"instruction": "hi", "output": "yo"}]))
 
-    class LegacyHost:  # a stand-in host: the real one needs a running pre-2026-03 webui
-        name = "legacy"
-        calls: list = []
-
-        def available(self):
-            return True
-
-        def reads_legacy_datasets(self):
-            return True
-
-        def train(self, request, on_progress, stop):
-            self.calls.append(request)
-            return TrainResult(adapter_dir=request.loras_dir / request.lora_name, steps=0)
-
     host = LegacyHost()
     request = request_from_user_data(tmp_path, "old", "m", "l", TrainSettings())
     train(request, host, stop=threading.Event())
-    assert host.calls == [request]
+    assert host.requests == [request]
+
+
+def test_prepare_checks_the_adapter_folder_before_loading_the_tokenizer(tmp_path):
+    _write_dataset(tmp_path)
+    (tmp_path / "loras" / "me").mkdir(parents=True)
+    request = request_from_user_data(tmp_path, "chat", "m", "me", TrainSettings())
+    with pytest.raises(FileExistsRefusedError, match=r"loras/me already exists"):
+        prepare(request, RecordingHost(), _no_tokenizer)
+    with pytest.raises(ConfigError, match=r"overwrite=True: cannot be combined with resume"):
+        prepare(replace(request, resume=True, overwrite=True), RecordingHost(), _no_tokenizer)
+
+
+def test_prepare_resumes_from_the_newest_checkpoint_and_only_counts_legacy_rows(tmp_path):
+    datasets = tmp_path / "training" / "datasets"
+    datasets.mkdir(parents=True)
+    (datasets / "old.json").write_text(json.dumps([{"instruction": "hi", "output": "yo"}] * 3))
+    for step in (9, 12, 100):
+        (tmp_path / "loras" / "me" / f"checkpoint-{step}").mkdir(parents=True)
+    request = request_from_user_data(tmp_path, "old", "m", "me", TrainSettings(), resume=True)
+    prepared = prepare(request, LegacyHost(), _no_tokenizer)
+    assert prepared.adapter_dir == tmp_path / "loras" / "me"
+    assert prepared.resume_from.name == "checkpoint-100"
+    assert (prepared.rows, prepared.dropped, prepared.tokens, prepared.train_rows) == (3, 0, 0, None)
+    fresh = prepare(replace(request, lora_name="new", resume=False), LegacyHost(), _no_tokenizer)
+    assert fresh.resume_from is None
+
+
+def test_prepare_refuses_chat_rows_for_the_old_webui_trainer(tmp_path):
+    _write_dataset(tmp_path)
+    request = request_from_user_data(tmp_path, "chat", "m", "me", TrainSettings())
+    with pytest.raises(TrainingError, match=r"chat.json: this webui's trainer \(before 2026-03\) reads instruction"):
+        prepare(request, LegacyHost(), _no_tokenizer)
 
 
 def test_a_cutoff_shorter_than_the_longest_built_sample_is_refused_before_loading(tmp_path):

@@ -4,7 +4,6 @@ hardware plan falls back (no CUDA, no bitsandbytes, no bf16) and says why. Pure 
 
 from __future__ import annotations
 
-import math
 from dataclasses import fields, replace
 
 import pytest
@@ -85,11 +84,10 @@ def test_warmup_scales_with_the_run_not_a_fixed_100_steps():
     [(54, 2, 4, 4, 56), (54, 1, 16, 2, 8), (16, 1, 16, 1, 1), (17, 1, 16, 1, 2), (100, 4, 16, 1.5, 11)],
 )
 def test_total_steps_counts_like_the_hf_trainer(rows, micro, batch, epochs, steps):
-    # Trainer: ceil(micro-batches / grad_accum) steps per epoch, ceil(epochs * that) in all.
+    # Trainer: ceil(micro-batches / grad_accum) steps per epoch, ceil(epochs * that) in all, worked out by hand
+    # here; the first case is the host tests' run, where the real HF Trainer does 56 steps.
     settings = TrainSettings(micro_batch_size=micro, batch_size=batch, epochs=epochs)
-    assert (
-        settings.total_steps(rows) == steps == math.ceil(epochs * math.ceil(math.ceil(rows / micro) / (batch // micro)))
-    )
+    assert settings.total_steps(rows) == steps
 
 
 def test_target_modules_are_normalized():

@@ -1,9 +1,10 @@
 """The one small interface between the pipeline and whatever trains the LoRA.
 
-Two hosts implement it: ``hosts/webui.py`` drives text-generation-webui's own trainer
+Two hosts implement it: ``train/webui/host.py`` drives text-generation-webui's own trainer
 (``modules.training.do_train``) and is the only module that imports ``modules.*``;
-``hosts/standalone.py`` trains with transformers + peft for users without the webui and
-for the tests. ``training.py`` talks only to `Host`, so a fake can stand in as well.
+``train/standalone/host.py`` trains with transformers + peft for users without the webui and
+for the tests. ``train/driver.py`` talks only to `Host`, so a fake can stand in as well: every
+member the driver uses is declared here.
 """
 
 from __future__ import annotations
@@ -84,10 +85,22 @@ ProgressCallback = Callable[[TrainProgress], None]
 
 
 class Host(Protocol):
-    """A place that can train a LoRA: ``available()`` says whether it can now."""
+    """A place that can train a LoRA: ``available()`` says whether it can now, ``unavailable_reason()`` why not."""
 
     name: str
 
-    def available(self) -> bool: ...
+    def available(self) -> bool:
+        """True when this host can train now."""
+        ...
 
-    def train(self, request: TrainRequest, on_progress: ProgressCallback, stop: threading.Event) -> TrainResult: ...
+    def unavailable_reason(self) -> str:
+        """What keeps the host from training, for the user to act on; "" when it is available."""
+        ...
+
+    def reads_legacy_datasets(self) -> bool:
+        """True when the host's trainer reads instruction/output rows (a pre-2026-03 webui), not chat rows."""
+        ...
+
+    def train(self, request: TrainRequest, on_progress: ProgressCallback, stop: threading.Event) -> TrainResult:
+        """Run ``request``; ``stop.set()`` from any thread ends it early, saved."""
+        ...

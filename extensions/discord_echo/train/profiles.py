@@ -16,14 +16,14 @@ from discord_echo.train.settings import BITSANDBYTES_OPTIMIZERS, TrainSettings
 
 # --- hardware profiles -------------------------------------------------------------------------------------
 
-# Every value of the 8 GB default, with its evidence (shared/specs/landscape.md §3.1-3.2):
+# Every value of the 8 GB default, with its evidence (docs/hardware.md, The 8 GB default):
 # * load_in_4bit + nf4 + double_quant: QLoRA; nf4 is "theoretically optimal" for normal weights and double
 #   quant saves ~0.37 bits/param (~0.3 GB on 7B); the webui leaves double quant off, we turn it on.
 # * compute bfloat16: the 3060 Ti is Ampere, which runs bf16 natively; fp16 compute made ~20% of QLoRA 7B runs
 #   fail (QLoRA README, known issue 3) because fp16 overflows where bf16 keeps float32's range.
 # * r16 / alpha 32 on all linear layers: peers training chat style use r16/a32 (teleclone) and alpha = 2r is
 #   Unsloth's advice; r16 all-linear on 7B is 42 M params, ~0.4 GB with an 8-bit optimizer.
-# * dropout 0.05: a little regularisation for small personal datasets (the webui uses 0; §3.2 fallback).
+# * dropout 0.05: a little regularisation for small personal datasets (the webui uses 0).
 # * micro-batch 1, global batch 16 (grad-accum 16): webui docs ("4-bit ... set Micro Batch Size to 1"),
 #   QLoRA guanaco-7b (1 x 16).
 # * cutoff 512: chat replies are short; the webui default; 8 GB peers use 256-768. Rows are dropped, not cut.
@@ -32,7 +32,7 @@ from discord_echo.train.settings import BITSANDBYTES_OPTIMIZERS, TrainSettings
 # * paged_adamw_8bit: QLoRA's paged optimizer rides out memory spikes; 8-bit states are 4x smaller.
 # * gradient checkpointing: the webui default; "~20-30% slower ... no impact on accuracy".
 # * save every 50 steps, keep 3: an interrupted run loses at most 50 steps; the webui never prunes
-#   (56 checkpoints, 18 MB for 280 tiny steps, webui-host.md §5), which fills disks with 7B adapters.
+#   (56 checkpoints, 18 MB for 280 tiny steps; docs/webui-trainer.md), which fills disks with 7B adapters.
 EIGHT_GB = TrainSettings()
 
 DEFAULT_PROFILE = "8 GB (RTX 3060 Ti)"

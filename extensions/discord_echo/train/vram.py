@@ -5,7 +5,7 @@
 ``suggest(card_gb)``, which names concrete changes (4-bit, checkpointing, cutoff, rank, a smaller model)
 with the total each would give. "GB" here is GiB (2**30 bytes), the unit of a card's "8 GB" and nvidia-smi.
 
-The formula, per part (sources: shared/specs/landscape.md §3.1 and its [derived] notes):
+The formula, per part (evidence: docs/hardware.md, The memory estimate and Published figures):
 * weights: 4-bit (bitsandbytes) replaces the Linear layers only: 0.5 byte/param plus one float32 absmax per
   64-weight block (0.0625 B), or with double quantization an 8-bit absmax plus a float32 per 256 blocks
   (0.0159 B; QLoRA paper: 0.5 -> 0.127 bits/param). Embeddings, the output head and norms stay 16-bit
@@ -20,7 +20,7 @@ The formula, per part (sources: shared/specs/landscape.md §3.1 and its [derived
   activations during its recomputation.
 * logits: vocab x cutoff x micro-batch x (16-bit logits + their float32 copy + float32 log-softmax + its
   float32 gradient) = 14 B/element (12 in float32): 0.86 GB per 512-token row for a 128k vocabulary
-  (Llama 3) vs 0.22 GB for 32k (Mistral). Landscape §3.1 counts only the 4-byte copy (0.26 GB).
+  (Llama 3) vs 0.22 GB for 32k (Mistral). A count of the 4-byte copy alone gives 0.26 GB.
 * overhead: CUDA context, cuBLAS workspace and allocator fragmentation, ~0.75 GB, plus with 4-bit one
   dequantized weight matrix at a time.
 

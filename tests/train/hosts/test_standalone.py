@@ -20,10 +20,11 @@ from discord_echo.core.errors import TrainingError
 from discord_echo.core.safe_files import FileExistsRefusedError
 from discord_echo.templates.chat import load_renderer
 from discord_echo.templates.trainer_rows import read_chat_rows, tokenize_row, tokenize_rows
+from discord_echo.train.driver import newest_checkpoint
 from discord_echo.train.host import TrainRequest
 from discord_echo.train.profiles import DEFAULT_PROFILE, profile
 from discord_echo.train.settings import TrainSettings
-from discord_echo.train.standalone.host import StandaloneHost, model_load_kwargs, newest_checkpoint
+from discord_echo.train.standalone.host import StandaloneHost, model_load_kwargs
 
 # A tiny model needs a high learning rate to move in a few dozen steps; everything else is the CPU profile.
 FAST = replace(

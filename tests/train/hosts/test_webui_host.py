@@ -7,6 +7,7 @@ The stand-in ``do_train`` has the real 1dcde41d parameter names and yields the r
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
@@ -18,6 +19,8 @@ import pytest
 from train.hosts.test_webui_mapping import CURRENT_PARAMS_1DCDE41D  # tests/ is on pythonpath
 
 from discord_echo.core.errors import HostUnavailableError, TrainingError
+from discord_echo.templates.trainer_rows import TokenizedRows
+from discord_echo.train import driver
 from discord_echo.train.host import TrainRequest
 from discord_echo.train.profiles import profile
 from discord_echo.train.settings import TrainSettings
@@ -53,7 +56,9 @@ class FakeWebui:
         for name, value in {"modules": modules, "modules.shared": self.shared, "modules.training": self.training,
                             "modules.models": self.models, "modules.LoRA": self.lora}.items():  # fmt: skip
             monkeypatch.setitem(sys.modules, name, value)
-        monkeypatch.setattr(host_module, "_count_rows", lambda request, settings, legacy: (8, 0, 400))
+        # The stand-in tokenizer cannot tokenize: driver.prepare counts 8 rows of 400 tokens in all.
+        kept = TokenizedRows(rows=[{}] * 8, total=8, tokens=400)
+        monkeypatch.setattr(driver, "tokenize_rows", lambda tokenizer, rows, cutoff_len, template: kept)
 
     def _run(self, kwargs):
         self.calls.append(("do_train", kwargs))
@@ -78,6 +83,8 @@ class FakeWebui:
 def _request(tmp_path: Path, settings: TrainSettings = SETTINGS) -> TrainRequest:
     datasets = tmp_path / "training" / "datasets"
     datasets.mkdir(parents=True, exist_ok=True)
+    row = {"messages": [{"role": "user", "content": "hey"}, {"role": "assistant", "content": "yo"}]}
+    (datasets / "echo.json").write_text(json.dumps([row] * 8))
     return TrainRequest("tiny", datasets / "echo.json", None, "echo", tmp_path / "loras", settings)
 
 
@@ -274,3 +281,25 @@ def test_a_run_too_short_for_a_running_status_still_counts_and_overwrite_clears_
     result = WebuiHost().train(replace(request, overwrite=True), lambda p: None, threading.Event())
     assert (result.steps, result.total_steps) == (3, 3) and len(result.train_loss) == 3
     assert not old.exists() and (tmp_path / "loras" / "echo" / "adapter_config.json").is_file()
+
+
+def test_an_existing_lora_in_the_webuis_folder_is_refused_whatever_the_request_names(tmp_path, monkeypatch):
+    from discord_echo.core.safe_files import FileExistsRefusedError
+
+    fake = FakeWebui(tmp_path, _trains)
+    fake.install(monkeypatch)
+    (tmp_path / "loras" / "echo").mkdir(parents=True)  # do_train would write into --lora-dir
+    elsewhere = replace(_request(tmp_path), loras_dir=tmp_path / "elsewhere")
+    with pytest.raises(FileExistsRefusedError, match=r"loras/echo already exists"):
+        WebuiHost().train(elsewhere, lambda p: None, threading.Event())
+    assert fake.calls == []
+
+
+def test_every_row_over_the_cutoff_is_refused_before_the_webui_trainer_runs(tmp_path, monkeypatch):
+    fake = FakeWebui(tmp_path, _trains)
+    fake.install(monkeypatch)
+    none_kept = TokenizedRows(rows=[], total=8, dropped=8)
+    monkeypatch.setattr(driver, "tokenize_rows", lambda tokenizer, rows, cutoff_len, template: none_kept)
+    with pytest.raises(TrainingError, match=r"all 8 rows of .*echo.json exceed cutoff_len 256"):
+        WebuiHost().train(_request(tmp_path), lambda p: None, threading.Event())
+    assert fake.calls == []

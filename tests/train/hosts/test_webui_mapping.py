@@ -318,7 +318,7 @@ def test_half_legacy_half_current_is_refused(tmp_path):
         map_do_train_args(mixed, TrainSettings(), _request(tmp_path), rows=10)
 
 
-# --- statuses (the strings do_train yields; webui-host.md §5) ----------------------------------------------
+# --- statuses (the strings do_train yields; docs/webui-trainer.md, The trainer) ---------------------------
 
 TRACEBACK = "\n\n".join(
     ["Traceback (most recent call last):", '  File "modules/training.py", line 524, in do_train',

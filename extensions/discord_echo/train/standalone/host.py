@@ -1,9 +1,10 @@
 """Train a LoRA without the webui: transformers + peft + torch, the same data semantics as the webui trainer.
 
 ``StandaloneHost().train(request, on_progress, stop)`` loads a local model folder (or a hub id, downloaded
-only when the machine is online), tokenizes the chat dataset exactly as the webui does (``chat_data.py``),
-wraps the model in a peft LoRA and runs the HF ``Trainer``. The adapter folder looks like the webui's
-(shared/specs/webui-host.md §5): ``adapter_model.safetensors``, ``adapter_config.json``,
+only when the machine is online), has ``driver.prepare`` check the adapter folder and tokenize the chat
+dataset exactly as the webui does (``templates/trainer_rows.py``), wraps the model in a peft LoRA and runs
+the HF ``Trainer`` (``trainer.py``). The adapter folder looks like the webui's
+(docs/webui-trainer.md, Output files and checkpoints): ``adapter_model.safetensors``, ``adapter_config.json``,
 ``training_parameters.json`` (our settings + the request), ``training_log.json`` (every logged step),
 ``training_prompt.json`` and ``checkpoint-K/`` folders, pruned to ``save_total_limit`` (the webui never
 prunes). ``stop`` (a ``threading.Event``) ends the run after the current step, saving a checkpoint and the
@@ -14,7 +15,7 @@ model trains in float32 on the CPU (``profiles.plan_hardware`` decides, and says
 Unlike the webui, which calls peft's ``prepare_model_for_kbit_training``, embeddings and the output head are
 not upcast to float32: that costs ~2 GB on a 128k-vocabulary 8B model (see ``vram.py``).
 
-This is the only package module that imports torch, transformers' model classes and peft, all inside functions.
+torch, transformers and peft are imported inside functions only, so importing this module stays light.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
-import re
 import threading
 import time
 import warnings
@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from discord_echo.core.errors import ConfigError, HostUnavailableError, TrainingError
-from discord_echo.core.safe_files import FileExistsRefusedError, contained_path, replacing_folder, validate_name
-from discord_echo.templates.trainer_rows import TokenizedRows, chat_template_for, read_chat_rows, tokenize_rows
+from discord_echo.core.safe_files import replacing_folder
+from discord_echo.templates.trainer_rows import TokenizedRows
+from discord_echo.train.driver import prepare
 from discord_echo.train.host import ProgressCallback, TrainProgress, TrainRequest, TrainResult
 from discord_echo.train.profiles import HardwarePlan, plan_hardware
 from discord_echo.train.settings import TrainSettings
@@ -40,14 +41,6 @@ from discord_echo.train.standalone.trainer import build_trainer, out_of_memory, 
 
 REQUIRED = ("torch", "transformers", "peft", "accelerate")
 INSTALL_HINT = "pip install 'discord-echo[train]' (and 'discord-echo[gpu]' on an NVIDIA GPU)"
-
-
-def newest_checkpoint(folder: Path) -> Path | None:
-    """The ``checkpoint-K`` folder with the largest K (step numbers, not file times, which copies change)."""
-    found = [
-        (int(m.group(1)), p) for p in folder.glob("checkpoint-*") if (m := re.fullmatch(r"checkpoint-(\d+)", p.name))
-    ]
-    return max(found)[1] if found else None
 
 
 class StandaloneHost:
@@ -68,8 +61,13 @@ class StandaloneHost:
         return [name for name in REQUIRED if importlib.util.find_spec(name) is None]
 
     def unavailable_reason(self) -> str:
+        """The missing packages and how to install them; "" when none is missing."""
         missing = self.missing()
         return f"missing {', '.join(missing)}; {INSTALL_HINT}" if missing else ""
+
+    def reads_legacy_datasets(self) -> bool:
+        """Never: this host trains chat rows only."""
+        return False
 
     def plan(self, settings: TrainSettings) -> HardwarePlan:
         """What the settings become on this machine (see ``profiles.plan_hardware``)."""
@@ -92,30 +90,21 @@ class StandaloneHost:
         settings: TrainSettings = request.settings
         report = on_progress or (lambda progress: None)
         stop = stop or threading.Event()
-        adapter_dir = contained_path(Path(request.loras_dir), validate_name(request.lora_name, "LoRA"))
-        resume_from = _check_folder(adapter_dir, request)
+        prepared = prepare(request, self, lambda: _load_tokenizer(request.model))
+        adapter_dir, resume_from, template = prepared.adapter_dir, prepared.resume_from, prepared.template
+        if request.resume and resume_from is None:  # the HF Trainer resumes from a checkpoint folder only
+            raise TrainingError(f"nothing to resume: no checkpoint-* folder in {adapter_dir}")
+        tokenizer, train_rows, eval_rows = prepared.tokenizer, prepared.train_rows, prepared.eval_rows
+        assert train_rows is not None  # this host reads chat rows, which prepare tokenizes
 
         plan = self.plan(settings)
         notes = list(plan.notes)
         for note in notes:
             report(TrainProgress(0, 0, message=note))
-        tokenizer = _load_tokenizer(request.model)
-        template = chat_template_for(tokenizer, request.template, request.templates_dir)
-        train_rows = tokenize_rows(tokenizer, read_chat_rows(request.dataset), settings.cutoff_len, template)
-        eval_rows = (
-            tokenize_rows(tokenizer, read_chat_rows(request.eval_dataset), settings.cutoff_len, template)
-            if request.eval_dataset is not None
-            else None
-        )
-        dropped = train_rows.dropped + (eval_rows.dropped if eval_rows else 0)
+        dropped = prepared.dropped
         if dropped:
             notes.append(f"dropped {dropped} rows longer than cutoff_len {settings.cutoff_len} tokens")
             report(TrainProgress(0, 0, message=notes[-1]))
-        if not train_rows.rows:
-            raise TrainingError(
-                f"all {train_rows.total} rows of {request.dataset} exceed cutoff_len {settings.cutoff_len}: "
-                "raise the cutoff or rebuild the dataset with it"
-            )
         total_steps = settings.total_steps(len(train_rows.rows))
         report(TrainProgress(0, total_steps, message=f"loading {request.model} ({plan.device}, {plan.compute_dtype})"))
         model = _load_model(request.model, settings, plan)
@@ -171,18 +160,6 @@ class StandaloneHost:
 
 
 # --- steps of a run ----------------------------------------------------------------------------------------
-
-
-def _check_folder(adapter_dir: Path, request: TrainRequest) -> Path | None:
-    """Refuse to replace an adapter unless asked; with ``resume`` return the checkpoint to continue from."""
-    if request.resume:
-        checkpoint = newest_checkpoint(adapter_dir) if adapter_dir.is_dir() else None
-        if checkpoint is None:
-            raise TrainingError(f"nothing to resume: no checkpoint-* folder in {adapter_dir}")
-        return checkpoint
-    if adapter_dir.exists() and not request.overwrite:
-        raise FileExistsRefusedError(adapter_dir)
-    return None
 
 
 def _is_local(model: str) -> bool:

@@ -1,4 +1,4 @@
-"""The HF ``Trainer`` set up for ``hosts/standalone.py``: arguments from the settings, padding, progress, stop.
+"""The HF ``Trainer`` set up for train/standalone/host.py: arguments from the settings, padding, progress, stop.
 
 ``build_trainer`` maps ``TrainSettings`` + the ``HardwarePlan`` to ``TrainingArguments`` (optimizer steps
 for save/eval, warmup as a share of the run, checkpoints pruned to ``save_total_limit``); ``collator`` pads

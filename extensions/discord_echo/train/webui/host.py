@@ -2,13 +2,15 @@
 
 The only module that imports the webui's ``modules.*``, always inside functions:
 ``modules.shared`` parses ``sys.argv`` when first imported, so importing it at module level
-would break the CLI and the tests (webui-host.md §5). Folders follow ``--user-data-dir``
-and ``--lora-dir``; older webuis without those flags use ``user_data/`` beside server.py.
+would break the CLI and the tests (docs/webui-trainer.md, Importing the webui's modules). Folders
+follow ``--user-data-dir`` and ``--lora-dir``; older webuis without those flags use ``user_data/`` beside server.py.
 
-``WebuiHost().train(request, on_progress, stop)`` checks the loaded model (Transformers loader only),
-maps our settings onto the installed ``do_train`` signature (``webui_trainer.py``), turns its yielded status
+``WebuiHost().train(request, on_progress, stop)`` checks the loaded model (Transformers loader only), has
+``driver.prepare`` check the adapter folder (in the webui's own LoRA folder) and count the rows with the
+loaded tokenizer, maps our settings onto the installed ``do_train`` signature (``mapping.py``), turns its yielded status
 strings into progress or a ``TrainingError``, then reloads the base model and applies the new LoRA through
-the webui's own ``add_lora_to_model``. Two upstream bugs are worked around (webui-host.md §5): the webui's
+the webui's own ``add_lora_to_model``. Two upstream bugs are worked around (docs/webui-trainer.md,
+Upstream bugs we work around): the webui's
 ``reload_model()`` resets ``model_name`` before loading, so we reload ourselves (``reload_base_model``)
 before any run over a dirty model and after every run; and only one LoRA is ever passed to
 ``add_lora_to_model`` (2+ from a clean state fail in ``merge_loras``).
@@ -19,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import inspect
-import json
 import re
 import shutil
 import sys
@@ -29,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from discord_echo.core.errors import ConfigError, HostUnavailableError, TrainingError
-from discord_echo.core.safe_files import FileExistsRefusedError, contained_path, replacing_folder, validate_name
-from discord_echo.templates.trainer_rows import chat_template_for, read_chat_rows, tokenize_rows
+from discord_echo.core.safe_files import replacing_folder
+from discord_echo.train.driver import prepare
 from discord_echo.train.host import ProgressCallback, TrainProgress, TrainRequest, TrainResult
 from discord_echo.train.profiles import plan_hardware
 from discord_echo.train.settings import TrainSettings
@@ -96,7 +97,7 @@ def reload_base_model() -> None:
     """Reload the loaded model from disk: clean weights, no LoRA, ``model_dirty_from_training`` cleared.
 
     The webui's ``reload_model()`` cannot be used: it calls ``unload_model()``, which sets ``model_name`` to
-    'None', and then loads 'None' (webui-host.md §5, bug 1).
+    'None', and then loads 'None' (docs/webui-trainer.md, Upstream bugs we work around, 1).
     """
     from modules.models import load_model, unload_model  # noqa: PLC0415
 
@@ -180,6 +181,7 @@ class WebuiHost:
         return not self.unavailable_reason()
 
     def unavailable_reason(self) -> str:
+        """Why this host cannot train now (outside the webui, no Transformers model loaded); "" when it can."""
         if "modules.shared" not in sys.modules:  # never import it here: it would parse our sys.argv
             return "not running inside text-generation-webui"
         try:
@@ -189,7 +191,12 @@ class WebuiHost:
         return ""
 
     def reads_legacy_datasets(self) -> bool:
-        """True when the installed trainer is the pre-2026-03 one (instruction/output rows + format files)."""
+        """True when the installed trainer is the pre-2026-03 one (instruction/output rows + format files).
+
+        False outside the webui (nothing to ask; ``unavailable_reason`` says so).
+        """
+        if "modules.shared" not in sys.modules:  # never import it here: it would parse our sys.argv
+            return False
         from modules import training  # noqa: PLC0415
 
         return signature_flavour(list(inspect.signature(training.do_train).parameters)) == "legacy"
@@ -207,12 +214,13 @@ class WebuiHost:
 
         check_trainable_model()
         shared = webui_shared()
-        adapter_dir = contained_path(loras_dir(), validate_name(request.lora_name, "LoRA"))
-        if adapter_dir.exists() and not (request.resume or request.overwrite):
-            raise FileExistsRefusedError(adapter_dir)  # the driver checked request.loras_dir, this is the webui's
+        # do_train writes into the webui's LoRA folder, whatever request.loras_dir says: check that one.
+        request = replace(request, loras_dir=loras_dir())
         params = list(inspect.signature(training.do_train).parameters)
         legacy = signature_flavour(params) == "legacy"
         _check_dataset_folder(request)
+        prepared = prepare(request, self, lambda: shared.tokenizer)
+        adapter_dir = prepared.adapter_dir
         if shared.model_dirty_from_training or shared.lora_names or type(shared.model).__name__.startswith("Peft"):
             report(TrainProgress(0, 0, message=f"reloading {shared.model_name} (clean weights, no LoRA)"))
             reload_base_model()
@@ -223,7 +231,7 @@ class WebuiHost:
             notes.append("the model is not loaded in 4-bit as the profile asks: use 'Reload in 4-bit' to save memory")
         if settings.seed != 42:
             notes.append(f"seed {settings.seed} ignored: the webui trainer always uses the HF default (42)")
-        rows, dropped, tokens = _count_rows(request, settings, legacy)
+        rows, dropped, tokens = prepared.rows, prepared.dropped, prepared.tokens
         if dropped:
             notes.append(f"the webui drops {dropped} rows longer than cutoff_len {settings.cutoff_len} tokens")
         mapped = map_do_train_args(
@@ -278,26 +286,3 @@ def _check_dataset_folder(request: TrainRequest) -> None:
     for path in (request.dataset, request.eval_dataset):
         if path is not None and Path(path).resolve().parent != folder.resolve():
             raise ConfigError("dataset", str(path), f"the webui trainer reads datasets only from {folder}")
-
-
-def _count_rows(request: TrainRequest, settings: TrainSettings, legacy: bool) -> tuple[int, int, int]:
-    """(rows kept, rows dropped, tokens kept): the chat rows tokenized as the webui will, to size the warmup."""
-    if legacy:
-        data = json.loads(Path(request.dataset).read_text(encoding="utf-8"))
-        if not (
-            isinstance(data, list) and data and isinstance(data[0], dict) and {"instruction", "output"} <= set(data[0])
-        ):
-            raise TrainingError(
-                f"{request.dataset}: this webui's trainer (before 2026-03) reads instruction/output rows; "
-                "write the dataset with target 'legacy' (CLI: --target legacy)"
-            )
-        return len(data), 0, 0
-    tokenizer = webui_shared().tokenizer
-    template = chat_template_for(tokenizer, request.template, request.templates_dir)
-    counted = tokenize_rows(tokenizer, read_chat_rows(request.dataset), settings.cutoff_len, template)
-    if not counted.rows:
-        raise TrainingError(
-            f"all {counted.total} rows of {request.dataset} exceed cutoff_len {settings.cutoff_len}: "
-            "raise the cutoff or rebuild the dataset with it"
-        )
-    return len(counted.rows), counted.dropped, counted.tokens

@@ -1,13 +1,14 @@
 """The webui trainer's interface, as data: our settings -> ``do_train`` arguments, its status text -> progress.
 
-No webui import: ``hosts/webui.py`` hands in the installed ``do_train`` signature, its generator and the
+No webui import: train/webui/host.py hands in the installed ``do_train`` signature, its generator and the
 ``modules.training`` module; the tests feed the real signatures read from the webui source.
 
 * ``map_do_train_args(signature_params, settings, request)`` supplies every parameter by name for the two
   trainers we know: the current one (1dcde41d: chat datasets, ``all_linear``, ``text_dataset``, 33 names) and
   the one before the 2026-03 rewrite (68714843: format files, ``raw_text_file``, ``train_only_after``, 35
   names). Any other signature raises one ``HostUnavailableError`` naming the differences.
-* ``parse_status(text, grad_accum)`` reads the Markdown statuses ``do_train`` yields (webui-host.md §5):
+* ``parse_status(text, grad_accum)`` reads the Markdown statuses ``do_train`` yields (docs/webui-trainer.md,
+  The trainer):
   ``Running... **N** / **M** ...`` counts *micro*-batches; errors are yielded, not raised. ``Run`` consumes
   them: progress out, a stop relayed to ``do_interrupt()``, losses from the Trainer's log history.
 
@@ -41,7 +42,7 @@ LEGACY_MARKERS = frozenset({"raw_text_file", "train_only_after", "hard_cut_strin
 CURRENT_ONLY = frozenset(CURRENT_MARKERS | {"stride_length"})
 LEGACY_ONLY = ("raw_text_file", "overlap_len", "newline_favor_len", "higher_rank_limit", "hard_cut_string",
                "train_only_after", "min_chars")  # fmt: skip
-LEGACY_FORMAT_PREFIX = "discord-echo-"  # dataset_writer names the format files discord-echo-<family>.json
+LEGACY_FORMAT_PREFIX = "discord-echo-"  # dataset/writer.py names the format files discord-echo-<family>.json
 # Nearest optimizer the webui offers when ours is not in its dropdown (1dcde41d offers adamw_bnb_8bit, not
 # the paged variants); the last entry is the plain fallback every version has.
 CLOSEST_OPTIMIZER = {"paged_adamw_8bit": ("paged_adamw_8bit", "adamw_bnb_8bit", "adamw_torch"),
