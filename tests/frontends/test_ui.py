@@ -192,3 +192,74 @@ def test_a_run_outlives_its_browser_tab_and_blocks_a_second_one(tab):
         time.sleep(0.2)
     assert not panel.training
     assert (tab.context.loras_dir / "orphan-lora" / "adapter_model.safetensors").is_file()
+
+
+def test_multi_user_mode_refuses_every_owner_action_in_one_place(tmp_path):
+    """--multi-user: each handler that writes, trains, loads models or reads the owner's data says so."""
+    import gradio as gr
+
+    from discord_echo.evaluate.session import TYPED_PICK
+    from discord_echo.train.standalone.host import StandaloneHost
+
+    reloads = []
+    context = make_context(tmp_path / "ud", with_demo=False)
+    context.multi_user = True
+    context.host_factory = StandaloneHost
+    context.reload_4bit = lambda settings: reloads.append(settings) or []
+    with gr.Blocks():
+        tab = EchoTab(context)
+        tab.build()
+    panel, compare = tab.train_panel, tab.compare_panel
+    buttons = [panel.c["reload"], compare.c["load"], compare.c["go"], compare.c["evaluate"], tab.c["folder"]]
+    assert [b.interactive for b in buttons] == [False] * len(buttons)
+    settings = [w.value for w in panel.settings_widgets.values()]
+    sampling = [w.value for w in compare.settings_widgets.values()]
+    assert "reloading models is disabled in --multi-user mode" in panel.on_reload_4bit(*settings)
+    assert reloads == []
+    status, dropdown, pairs = compare.on_load("d")
+    assert "disabled in --multi-user mode" in status and pairs == [] and dropdown.value == TYPED_PICK
+    (html, *columns), *_ = list(compare.on_compare("m", "l", "Chat Template", [], TYPED_PICK, "hi", "d", *sampling))
+    assert "comparing models is disabled in --multi-user mode" in html and columns == ["", "", "", ""]
+    assert "disabled in --multi-user mode" in compare.on_evaluate("m", "l", "Chat Template", "d", 2, *sampling)[0]
+    read = tab.on_read([], str(tmp_path))
+    assert "reading folders on the server is disabled in --multi-user mode; upload the files" in read[tab.c["status"]]
+
+
+def test_guard_turns_any_failure_into_the_handlers_outputs():
+    """One boundary for plain and streaming handlers: EchoError as it is, a bug summarized, never raised."""
+    from types import SimpleNamespace
+
+    from discord_echo.core.errors import EchoError
+    from discord_echo.frontends.ui.guard import guarded
+
+    class Handlers:
+        context = SimpleNamespace(multi_user=False)
+
+        @guarded(lambda self, html: ("failed", html), prefix="cannot: ")
+        def plain(self, error):
+            raise error
+
+        @guarded(lambda self, html: ("failed", html), owner="writing files")
+        def stream(self, error):
+            yield "started", ""
+            raise error
+
+    handlers = Handlers()
+    kind, html = handlers.plain(EchoError("fix <this>"))
+    assert kind == "failed" and "cannot: fix &lt;this&gt;" in html  # escaped: messages quote the user's files
+    kind, html = handlers.plain(KeyError("k"))
+    assert "unexpected KeyError" in html and "see the console" in html
+    updates = list(handlers.stream(ZeroDivisionError("z")))
+    assert updates[0] == ("started", "") and updates[-1][0] == "failed" and "ZeroDivisionError" in updates[-1][1]
+    handlers.context.multi_user = True
+    assert [u[0] for u in handlers.stream(EchoError("never reached"))] == ["failed"]
+    assert "writing files is disabled in --multi-user mode" in list(handlers.stream(EchoError("x")))[0][1]
+
+
+def test_a_pick_of_conversations_not_loaded_says_to_load_again(tab):
+    compare = tab.compare_panel
+    sampling = [w.value for w in compare.settings_widgets.values()]
+    updates = list(compare.on_compare(tab.c["model"].value, "l", "Chat Template", [], 3, "", "d", *sampling))
+    assert len(updates) == 1 and "load the held-out conversations again" in updates[0][0]
+    # The Train and Compare sections read the tab's components through typed parts, not its dict.
+    assert tab.parts.model is tab.c["model"] and compare.train.lora is tab.train_panel.c["lora"]

@@ -11,6 +11,7 @@ pytest.importorskip("gradio")
 from factories import profile_values, write_dataset_in_tab  # noqa: E402
 
 from discord_echo.evaluate.characters import read_character  # noqa: E402
+from discord_echo.evaluate.session import TYPED_PICK  # noqa: E402
 from discord_echo.frontends.app import make_context  # noqa: E402
 from discord_echo.frontends.ui.tab import EchoTab  # noqa: E402
 
@@ -43,7 +44,10 @@ def test_held_out_conversations_load_and_three_columns_fill(trained_tab):
     status, dropdown, pairs = cp.on_load("cmp-echo")
     assert "held-out replies of yours" in status and pairs
     settings = _values(cp.settings_widgets)
-    pick = dropdown.choices[1][0] if isinstance(dropdown.choices[1], tuple) else dropdown.choices[1]
+    # (label, value) choices: the first held-out pair is chosen, and its value is its index, not its label.
+    label, pick = dropdown.choices[1]
+    assert label.startswith("1. ") and pick == 0 and dropdown.value == pick
+    assert dropdown.choices[0][1] == TYPED_PICK
     updates = list(
         cp.on_compare(tab.c["model"].value, "cmp-lora", "Chat Template", pairs, pick, "", "cmp-echo", *settings)
     )
@@ -61,7 +65,7 @@ def test_typed_message_gets_base_and_tuned_replies(trained_tab):
             "cmp-lora",
             "Chat Template",
             [],
-            "(type a message below)",
+            TYPED_PICK,
             "Are you coming to the game?",
             "cmp-echo",
             *_values(cp.settings_widgets),
@@ -102,7 +106,7 @@ def test_compare_without_a_lora_says_what_to_do(trained_tab):
             "no-such-lora",
             "Chat Template",
             [],
-            "(type a message below)",
+            TYPED_PICK,
             "hi",
             "cmp-echo",
             *_values(cp.settings_widgets),

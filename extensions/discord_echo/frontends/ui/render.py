@@ -1,4 +1,4 @@
-"""HTML for the tab: export summaries, sample previews and build reports.
+"""HTML for the tab: export summaries, sample previews, build reports and evaluation notes.
 
 Everything shown here comes from the user's chats, so every value is escaped with
 `html.escape` before it is put into markup: a message reading ``<img src=x onerror=...>``
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from pathlib import Path
 
 from discord_echo.ingest.inspection import FileSummary
 
@@ -19,6 +20,13 @@ _MARK = "background: #fde68a; color: #111;"
 
 def error_html(message: str) -> str:
     return f'<div class="discord-echo-error" style="color:#b91c1c"><b>Error:</b> {escape(message)}</div>'
+
+
+def evaluation_html(warnings: Sequence[str], saved: Path | None = None) -> str:
+    """Under the Evaluate tables: where the report was saved, and the warnings (or that there are none)."""
+    items = "".join(f'<li style="color:#a16207">{escape(w)}</li>' for w in warnings)
+    where = f"<p>Report saved to {escape(str(saved))}.</p>" if saved else ""
+    return where + (f"<ul>{items}</ul>" if items else "<p>No warnings.</p>")
 
 
 def summary_html(summaries: Sequence[FileSummary]) -> str:

@@ -1,20 +1,19 @@
 """The Discord Echo tab: the same layout in the webui and in the standalone app.
 
 Top to bottom: exports in -> summary and "who are you" -> options -> preview -> write the
-dataset -> train (see ui_train.py). Handlers call the library (pipeline, inspection) and
-return ``{component: value}`` dicts; `guarded` turns any failure into a message in the
-tab's status box, so a bad file never shows a traceback or takes the webui down.
+dataset -> train (train_panel.py) -> compare (compare_panel.py). Handlers call the library
+(dataset/pipeline.py, ingest/inspection.py) and return ``{component: value}`` dicts; `guarded` (guard.py) turns any
+failure into a message in the tab's status box, so a bad file never shows a traceback or takes
+the webui down, and refuses the owner-only actions in the webui's ``--multi-user`` mode.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from discord_echo.core.errors import EchoError
 from discord_echo.dataset.cleaning import CleaningConfig
@@ -22,11 +21,15 @@ from discord_echo.dataset.conversations import ConversationConfig
 from discord_echo.dataset.privacy.scrubber import PrivacyConfig
 from discord_echo.dataset.samples import DatasetConfig
 from discord_echo.frontends.ui.forms import config_from, widgets_for
-from discord_echo.frontends.ui.render import error_html, preview_html, report_html, summary_html
+from discord_echo.frontends.ui.guard import guarded, owner_only, refuse_unless_owner
+from discord_echo.frontends.ui.parts import DatasetParts
+from discord_echo.frontends.ui.render import preview_html, report_html, summary_html
 from discord_echo.ingest.config import ReadConfig
 from discord_echo.templates.chat import CHAT_TEMPLATE, available_instruction_templates
 
-log = logging.getLogger("discord_echo")
+if TYPE_CHECKING:
+    from discord_echo.frontends.ui.compare_panel import ComparePanel
+    from discord_echo.frontends.ui.train_panel import TrainPanel
 
 
 def _progress_default():
@@ -62,7 +65,7 @@ class TabContext:
     loaded_model: Callable[[], str | None] | None = None  # webui: the model it has loaded
     default_model: Callable[[], str] = lambda: ""  # standalone: a model folder to offer
     sample: Path | None = None  # standalone: the bundled sample export, offered with one click
-    # Makes the compare.Comparer: standalone loads base + LoRA once (Comparer.load); the webui wraps
+    # Makes the evaluate/comparer.py Comparer: standalone loads base + LoRA once (Comparer.load); the webui wraps
     # the model it already has loaded instead of loading a second copy.
     comparer_factory: Callable[..., Any] | None = None
     default_profile: str = "8 GB (RTX 3060 Ti)"  # profiles.DEFAULT_PROFILE; the app's demo picks its own
@@ -70,27 +73,9 @@ class TabContext:
     reload_4bit: Callable[[Any], list[str]] | None = None
 
 
-def guarded(status_key: str = "status"):
-    """Wrap a handler so that errors become a message in the status component.
-
-    `EchoError`s are the user's to fix and are shown as they are; anything else is a bug:
-    it is logged with its traceback and summarized in the tab.
-    """
-
-    def wrap(handler):
-        @functools.wraps(handler)
-        def run(self, *args):
-            try:
-                return handler(self, *args)
-            except EchoError as exc:
-                return {self.c[status_key]: error_html(str(exc))}
-            except Exception as exc:  # noqa: BLE001 - the UI boundary: never let it reach gradio
-                log.exception("Discord Echo: unexpected error in %s", handler.__name__)
-                return {self.c[status_key]: error_html(f"unexpected {type(exc).__name__}: {exc} (see the console)")}
-
-        return run
-
-    return wrap
+def _in_status(tab: EchoTab, html: str) -> dict:
+    """A failed handler's outputs: the message in the tab's status box, nothing else changed."""
+    return {tab.c["status"]: html}
 
 
 class EchoTab:
@@ -100,6 +85,9 @@ class EchoTab:
         self.context = context
         self.c: dict[str, Any] = {}  # name -> component
         self.forms: dict[str, dict[str, Any]] = {}
+        self.parts: DatasetParts | None = None  # what Train and Compare read; set by build()
+        self.train_panel: TrainPanel | None = None  # where the context has a trainer (host_factory)
+        self.compare_panel: ComparePanel | None = None  # built with the Train section
 
     # -- layout -----------------------------------------------------------------------------
     def build(self) -> None:
@@ -119,7 +107,7 @@ class EchoTab:
                     label="…or a folder on this machine",
                     elem_id=f"{PREFIX}-folder",
                     placeholder="/path/to/exports",
-                    interactive=not self.context.multi_user,  # others' files must stay out of reach
+                    interactive=owner_only(self.context),  # others' files must stay out of reach
                 )
                 c["read"] = gr.Button("Read exports", variant="primary", elem_id=f"{PREFIX}-read")
                 if self.context.sample is not None:
@@ -179,19 +167,24 @@ class EchoTab:
                 label="Replace a dataset of that name", value=False, elem_id=f"{PREFIX}-overwrite"
             )
             c["write"] = gr.Button(
-                "Write dataset", variant="primary", interactive=not self.context.multi_user, elem_id=f"{PREFIX}-write"
+                "Write dataset", variant="primary", interactive=owner_only(self.context), elem_id=f"{PREFIX}-write"
             )
         c["paths"] = gr.State([])
         c["result"] = gr.State(None)
-        self.train_panel = None
+        self.parts = DatasetParts(
+            model=c["model"],
+            name=c["name"],
+            template=c["template"],
+            cutoff=self.forms["dataset"]["cutoff_len"],
+            tokenizer_for=self.tokenizer_for,
+        )
         if self.context.host_factory is not None:
+            from discord_echo.frontends.ui.compare_panel import ComparePanel
             from discord_echo.frontends.ui.train_panel import TrainPanel
 
-            self.train_panel = TrainPanel(self)
+            self.train_panel = TrainPanel(self.context, self.parts, self.forget_comparer)
             self.train_panel.build()
-            from discord_echo.frontends.ui.compare_panel import ComparePanel
-
-            self.compare_panel = ComparePanel(self)
+            self.compare_panel = ComparePanel(self.context, self.parts, self.train_panel.parts)
             self.compare_panel.build()
         self._wire()
 
@@ -208,7 +201,7 @@ class EchoTab:
         c["write"].click(self.on_write, [c["result"], c["name"], c["overwrite"]], [c["status"]])
 
     # -- handlers ---------------------------------------------------------------------------
-    @guarded()
+    @guarded(_in_status)
     def on_read(self, files, folder, progress=_PROGRESS):
         import pandas as pd
 
@@ -216,9 +209,8 @@ class EchoTab:
         from discord_echo.ingest.inspection import inspect_exports
 
         paths = [str(f) for f in (files or [])]
-        if folder and folder.strip() and self.context.multi_user:
-            raise EchoError("reading folders on the server is disabled in --multi-user mode; upload the files")
         if folder and folder.strip():
+            refuse_unless_owner(self.context, "reading folders on the server", "upload the files")
             if not Path(folder.strip()).is_dir():
                 raise EchoError(f"{folder.strip()}: no such folder on this machine")
             paths.append(folder.strip())
@@ -261,7 +253,7 @@ class EchoTab:
             position += len(names)
         return BuildSettings(read=self.context.read_config, **configs)
 
-    @guarded()
+    @guarded(_in_status)
     def on_preview(self, paths, me, model, template, progress=_PROGRESS, *values):
         # progress sits before *values: gradio injects gr.Progress only into positional parameters.
         import pandas as pd
@@ -294,9 +286,8 @@ class EchoTab:
 
     def forget_comparer(self) -> None:
         """Drop the Compare section's loaded model (training is about to use memory / changed the LoRA)."""
-        panel = getattr(self, "compare_panel", None)
-        if panel is not None:
-            panel.forget()
+        if self.compare_panel is not None:
+            self.compare_panel.forget()
 
     def tokenizer_for(self, model: str | None) -> Path | None:
         """The tokenizer folder for exact counts: the webui's loaded model, or the Model box's folder."""
@@ -305,12 +296,10 @@ class EchoTab:
         folder = Path((model or "").strip())
         return folder if str(folder) not in ("", ".") and (folder / "config.json").is_file() else None
 
-    @guarded()
+    @guarded(_in_status, owner="writing files")
     def on_write(self, stored, name, overwrite):
         from discord_echo.dataset.pipeline import write_build
 
-        if self.context.multi_user:
-            raise EchoError("writing files is disabled in --multi-user mode")
         if not stored:
             raise EchoError("preview the samples first")
         result, settings = stored

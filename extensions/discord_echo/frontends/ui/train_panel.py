@@ -4,7 +4,8 @@ Training runs in a worker thread (training.train); the click handler is a genera
 polls the progress the host reports and yields the status and the loss plot about twice a
 second, so gradio streams them. Interrupt sets the run's `threading.Event`; the host then
 saves the adapter and a checkpoint, and a later run with "Resume" continues from it.
-One run at a time per tab.
+One run at a time per tab. The section reads the tab's Model, Dataset name and Template
+through `DatasetParts` and hands Compare its own LoRA name through `TrainParts`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from html import escape
 from pathlib import Path
@@ -20,6 +22,8 @@ from typing import Any
 
 from discord_echo.core.errors import EchoError
 from discord_echo.frontends.ui.forms import config_from, widget_value, widgets_for
+from discord_echo.frontends.ui.guard import guarded, owner_only
+from discord_echo.frontends.ui.parts import DatasetParts, TrainParts
 from discord_echo.frontends.ui.render import error_html
 from discord_echo.templates.chat import CHAT_TEMPLATE
 from discord_echo.train.host import TrainProgress, TrainResult
@@ -108,17 +112,33 @@ def _loss_frame(points: list[tuple[int, float, str]]):
     return pd.DataFrame(rows, columns=["step", "loss", "series"])
 
 
-class TrainPanel:
-    """Components and handlers of the Train section (a part of `EchoTab`)."""
+def _html(panel: TrainPanel, html: str) -> str:
+    """A failed handler's output where it returns one HTML block."""
+    return html
 
-    def __init__(self, tab: Any):
-        self.tab = tab
-        self.context = tab.context
+
+def _html_and_empty_plot(panel: TrainPanel, html: str) -> tuple[str, Any]:
+    """A failed training run's outputs: the message and an empty loss plot."""
+    return html, _loss_frame([])
+
+
+class TrainPanel:
+    """Components and handlers of the Train section (a part of `EchoTab`).
+
+    ``dataset``: the tab's components the section reads; ``forget_comparer``: drops Compare's loaded
+    model (called before training needs the memory and after the adapter on disk changed).
+    """
+
+    def __init__(self, context: Any, dataset: DatasetParts, forget_comparer: Callable[[], None] = lambda: None):
+        self.context = context  # the tab's TabContext
+        self.dataset = dataset
+        self.forget_comparer = forget_comparer
         self.c: dict[str, Any] = {}
         self.settings_widgets: dict[str, Any] = {}
+        self.parts: TrainParts | None = None  # what Compare reads; set by build()
         self._lock = threading.Lock()
         self._stop: threading.Event | None = None
-        self._profile_name = tab.context.default_profile  # for the card size in memory warnings
+        self._profile_name = context.default_profile  # for the card size in memory warnings
 
     def build(self) -> None:
         import gradio as gr
@@ -147,24 +167,23 @@ class TrainPanel:
             c["check"] = gr.Button("Check memory", elem_id=f"{PREFIX}-check")
             if context.reload_4bit is not None:
                 c["reload"] = gr.Button(
-                    "Reload the model in 4-bit", elem_id=f"{PREFIX}-reload-4bit", interactive=not context.multi_user
+                    "Reload the model in 4-bit", elem_id=f"{PREFIX}-reload-4bit", interactive=owner_only(context)
                 )
             c["train"] = gr.Button(
-                "Train", variant="primary", interactive=not context.multi_user, elem_id=f"{PREFIX}-start"
+                "Train", variant="primary", interactive=owner_only(context), elem_id=f"{PREFIX}-start"
             )
             c["stop"] = gr.Button("Interrupt", variant="stop", elem_id=f"{PREFIX}-stop")
         c["progress"] = gr.HTML(elem_id=f"{PREFIX}-progress")
         c["loss"] = gr.LinePlot(x="step", y="loss", color="series", title="Loss", elem_id=f"{PREFIX}-loss")
+        self.parts = TrainParts(lora=c["lora"], training=lambda: self.training)
         self._wire()
 
     def _wire(self) -> None:
-        c, widgets = self.c, list(self.settings_widgets.values())
+        c, widgets, dataset = self.c, list(self.settings_widgets.values()), self.dataset
         # The dataset's cutoff follows the profile too, so the trainer never drops a built row.
-        cutoff = self.tab.forms["dataset"]["cutoff_len"]
-        c["profile"].change(self.on_profile, [c["profile"]], [*widgets, cutoff])
-        tab = self.tab.c
-        c["check"].click(self.on_check, [tab["model"], c["profile"], *widgets], [c["memory"]])
-        inputs = [tab["model"], tab["name"], c["lora"], tab["template"], c["resume"], c["overwrite"], *widgets]
+        c["profile"].change(self.on_profile, [c["profile"]], [*widgets, dataset.cutoff])
+        c["check"].click(self.on_check, [dataset.model, c["profile"], *widgets], [c["memory"]])
+        inputs = [dataset.model, dataset.name, c["lora"], dataset.template, c["resume"], c["overwrite"], *widgets]
         c["train"].click(self.on_train, inputs, [c["progress"], c["loss"]])
         c["stop"].click(self.on_stop, [], [c["progress"]])
         if "reload" in c:
@@ -179,24 +198,18 @@ class TrainPanel:
         settings = PROFILES.get(name, PROFILES[DEFAULT_PROFILE])
         return [widget_value(getattr(settings, field)) for field in self.settings_widgets] + [settings.cutoff_len]
 
+    @guarded(_html, prefix="cannot estimate memory: ")
     def on_check(self, model, profile_name, *values):
-        try:
-            folder = self.tab.tokenizer_for(model)
-            return memory_html(str(folder or ""), self.settings_from(list(values)), profile_name)[0]
-        except EchoError as exc:
-            return error_html(f"cannot estimate memory: {exc}")
+        folder = self.dataset.tokenizer_for(model)
+        return memory_html(str(folder or ""), self.settings_from(list(values)), profile_name)[0]
 
+    @guarded(_html, owner="reloading models")
     def on_reload_4bit(self, *values):
         """webui only: reload the loaded model with the profile's 4-bit settings (QLoRA)."""
-        try:
-            if self.context.multi_user:
-                raise EchoError("reloading models is disabled in --multi-user mode")
-            if self.training:
-                raise EchoError("a training run is using the model; wait for it or interrupt it first")
-            self.tab.forget_comparer()
-            notes = self.context.reload_4bit(self.settings_from(list(values)))
-        except EchoError as exc:
-            return error_html(str(exc))
+        if self.training:
+            raise EchoError("a training run is using the model; wait for it or interrupt it first")
+        self.forget_comparer()
+        notes = self.context.reload_4bit(self.settings_from(list(values)))
         return "<p>Reloaded in 4-bit.</p>" + "".join(f"<p>{escape(n)}</p>" for n in notes)
 
     def on_stop(self):
@@ -211,21 +224,18 @@ class TrainPanel:
         """True while a run's worker thread is alive (other handlers refuse to touch the model then)."""
         return self._lock.locked()
 
+    @guarded(_html_and_empty_plot, owner="training")
     def on_train(self, model, dataset, lora, template, resume, overwrite, *values):
         """Generator: yields (progress html, loss frame) while the worker thread trains.
 
         The worker thread owns the run (the lock and the stop event): if the browser goes away and
         gradio closes this generator, training goes on, Interrupt still reaches it, and no second
-        run can start until it has finished.
+        run can start until it has finished. Errors (a refusal, a failed run) are the last update.
         """
         from discord_echo.train.driver import request_from_user_data
 
-        if self.context.multi_user:
-            yield error_html("training is disabled in --multi-user mode"), _loss_frame([])
-            return
         if not self._lock.acquire(blocking=False):
-            yield error_html("a training run is already going; interrupt it first"), _loss_frame([])
-            return
+            raise EchoError("a training run is already going; interrupt it first")
         handed_over = False
         try:
             model = (self.context.loaded_model() if self.context.loaded_model else model or "").strip()
@@ -242,15 +252,14 @@ class TrainPanel:
             )
             request = replace(request, loras_dir=self.context.loras_dir)
             try:
-                memory, worrying = memory_html(str(self.tab.tokenizer_for(model) or ""), settings, self._profile_name)
+                folder = self.dataset.tokenizer_for(model)
+                memory, worrying = memory_html(str(folder or ""), settings, self._profile_name)
             except EchoError:  # an odd config.json: the estimate is advice, never a reason not to train
                 memory, worrying = "", False
             if worrying:  # shown before the model loads; the run still starts (estimates can be pessimistic)
                 yield memory + "<p>Starting anyway…</p>", _loss_frame([])
             handed_over = True
             yield from self._run(request)
-        except EchoError as exc:
-            yield error_html(str(exc)), _loss_frame([])
         finally:
             if not handed_over:
                 self._lock.release()
@@ -261,7 +270,7 @@ class TrainPanel:
         stop = self._stop = threading.Event()
         seen: list[TrainProgress] = []
         outcome: dict[str, Any] = {}
-        self.tab.forget_comparer()  # its model copy must not sit in memory beside training's
+        self.forget_comparer()  # its model copy must not sit in memory beside training's
 
         def work() -> None:
             try:
@@ -270,7 +279,7 @@ class TrainPanel:
                 outcome["error"] = exc
             finally:
                 self._stop = None
-                self.tab.forget_comparer()  # the adapter on disk changed
+                self.forget_comparer()  # the adapter on disk changed
                 self._lock.release()
 
         started = time.monotonic()
