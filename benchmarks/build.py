@@ -31,7 +31,7 @@ sys.path[:0] = [str(ROOT / "samples"), str(ROOT / "tests")]
 import make_sample  # noqa: E402
 from tiny_models import build_tiny_tokenizer  # noqa: E402
 
-from discord_echo.dataset.pipeline import BuildSettings, build_dataset  # noqa: E402
+from discord_echo.dataset.pipeline import BuildConfig, build_dataset  # noqa: E402
 from discord_echo.dataset.samples import DatasetConfig  # noqa: E402
 from discord_echo.templates.chat import load_renderer  # noqa: E402
 
@@ -85,7 +85,7 @@ def main() -> None:
         export.write_text(json.dumps(data, indent=2))
         tokenizer_dir = build_tiny_tokenizer(tmp / "tok")
         hf = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
-        settings = BuildSettings(dataset=DatasetConfig(cutoff_len=args.cutoff))
+        settings = BuildConfig(dataset=DatasetConfig(cutoff_len=args.cutoff))
 
         naive_pairs(export, "alex")  # burn-in: page cache, imports
         start = time.perf_counter()

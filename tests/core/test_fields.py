@@ -17,25 +17,25 @@ from discord_echo.core.errors import ConfigError
 from discord_echo.core.fields import check_choices, field_choices, field_kind, literal_choices, setting
 from discord_echo.dataset.cleaning import CleaningConfig
 from discord_echo.dataset.conversations import ConversationConfig
-from discord_echo.dataset.pipeline import BuildSettings
+from discord_echo.dataset.pipeline import BuildConfig
 from discord_echo.dataset.privacy.scrubber import PrivacyConfig
 from discord_echo.dataset.samples import DEFAULT_CUTOFF_LEN, DatasetConfig
-from discord_echo.evaluate.comparer import CompareSettings
+from discord_echo.evaluate.comparer import CompareConfig
 from discord_echo.frontends.cli import BUILD_FIELDS, build_parser
 from discord_echo.ingest.config import ReadConfig
-from discord_echo.train.settings import BITSANDBYTES_OPTIMIZERS, Optimizer, TrainSettings
+from discord_echo.train.config import BITSANDBYTES_OPTIMIZERS, Optimizer, TrainConfig
 
-# One config dataclass per stage; BuildSettings carries the five dataset-building ones together.
+# One config dataclass per stage; BuildConfig carries the five dataset-building ones together.
 STAGE_CONFIGS = [
     ReadConfig,
     CleaningConfig,
     PrivacyConfig,
     ConversationConfig,
     DatasetConfig,
-    TrainSettings,
-    CompareSettings,
+    TrainConfig,
+    CompareConfig,
 ]
-ALL_CONFIGS = [*STAGE_CONFIGS, BuildSettings]
+ALL_CONFIGS = [*STAGE_CONFIGS, BuildConfig]
 CHOICE_FIELDS = [(cls, f.name) for cls in STAGE_CONFIGS for f in dataclasses.fields(cls) if field_choices(cls, f.name)]
 
 
@@ -68,8 +68,8 @@ def test_every_field_has_a_label_and_help(cls):
 
 
 def test_build_settings_carries_one_of_each_dataset_stage_config():
-    hints = typing.get_type_hints(BuildSettings)
-    assert [hints[f.name] for f in dataclasses.fields(BuildSettings)] == [
+    hints = typing.get_type_hints(BuildConfig)
+    assert [hints[f.name] for f in dataclasses.fields(BuildConfig)] == [
         ReadConfig,
         CleaningConfig,
         PrivacyConfig,
@@ -109,11 +109,11 @@ def test_literal_choices_read_through_optional_and_ignore_other_types():
 
 def test_field_kind_reads_the_annotation_not_the_default():
     assert field_kind(ReadConfig, "day_first") == ("bool", ())  # bool | None, default None
-    assert field_kind(TrainSettings, "epochs") == ("float", ())
-    assert field_kind(TrainSettings, "lora_rank") == ("int", ())
-    assert field_kind(TrainSettings, "target_modules") == ("str", ())  # str | tuple: text, parsed by the config
+    assert field_kind(TrainConfig, "epochs") == ("float", ())
+    assert field_kind(TrainConfig, "lora_rank") == ("int", ())
+    assert field_kind(TrainConfig, "target_modules") == ("str", ())  # str | tuple: text, parsed by the config
     assert field_kind(CleaningConfig, "include_channels") == ("list", ())
-    assert field_kind(TrainSettings, "quant_type") == ("choice", ("nf4", "fp4"))
+    assert field_kind(TrainConfig, "quant_type") == ("choice", ("nf4", "fp4"))
 
 
 def test_check_choices_lets_none_through_only_for_an_optional_choice():
@@ -149,7 +149,7 @@ def test_bitsandbytes_optimizers_are_optimizer_choices():
 
 
 def test_the_cutoff_default_is_one_value_for_samples_and_training():
-    assert DatasetConfig().cutoff_len == TrainSettings().cutoff_len == DEFAULT_CUTOFF_LEN
+    assert DatasetConfig().cutoff_len == TrainConfig().cutoff_len == DEFAULT_CUTOFF_LEN
 
 
 # -- the command line
@@ -166,7 +166,7 @@ def _exposed() -> list[tuple[str, type, str, bool]]:
     every = [f.name for f in dataclasses.fields(ReadConfig)]
     rows = [(command, ReadConfig, name, True) for command in ("inspect", "build", "app") for name in every]
     rows += [("build", cls, name, True) for cls, names in BUILD_FIELDS.items() for name in names]
-    rows += [("train", TrainSettings, f.name, False) for f in dataclasses.fields(TrainSettings)]
+    rows += [("train", TrainConfig, f.name, False) for f in dataclasses.fields(TrainConfig)]
     return rows
 
 
@@ -197,7 +197,7 @@ def test_train_refuses_a_bad_scheduler_listing_the_choices(capsys):
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "invalid choice: 'bogus'" in err
-    assert all(f"'{choice}'" in err for choice in field_choices(TrainSettings, "lr_scheduler"))
+    assert all(f"'{choice}'" in err for choice in field_choices(TrainConfig, "lr_scheduler"))
     assert build_parser().parse_args([*argv, "--scheduler", "linear"]).lr_scheduler == "linear"
 
 
@@ -242,7 +242,7 @@ def test_form_widgets_cover_every_field(cls):
 
 @pytest.mark.parametrize(
     "cls",
-    [CleaningConfig, PrivacyConfig, ConversationConfig, DatasetConfig, TrainSettings, CompareSettings],
+    [CleaningConfig, PrivacyConfig, ConversationConfig, DatasetConfig, TrainConfig, CompareConfig],
     ids=lambda cls: cls.__name__,
 )
 def test_form_values_build_the_default_config_back(cls):

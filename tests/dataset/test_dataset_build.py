@@ -15,7 +15,7 @@ from tiny_models import build_tiny_tokenizer
 
 from discord_echo.core.safe_files import FileExistsRefusedError, InvalidNameError
 from discord_echo.dataset.cleaning import CleaningConfig
-from discord_echo.dataset.pipeline import BuildSettings, EmptyDatasetError, build_dataset, write_build
+from discord_echo.dataset.pipeline import BuildConfig, EmptyDatasetError, build_dataset, write_build
 from discord_echo.dataset.samples import DatasetConfig
 from discord_echo.ingest.exports import read_export
 from discord_echo.templates.chat import load_renderer
@@ -53,7 +53,7 @@ def _rows(path: Path) -> list[dict]:
 def test_only_my_words_are_assistant_turns_and_each_is_trained_exactly_once(export, tokenizer):
     renderer = load_renderer(tokenizer)
     # Without de-duplication every one of my Default messages is eligible.
-    result = build_dataset([export], ["alex"], BuildSettings(cleaning=CleaningConfig(dedupe=False)), renderer)
+    result = build_dataset([export], ["alex"], BuildConfig(cleaning=CleaningConfig(dedupe=False)), renderer)
     mine = _my_messages(export)
     samples = result.train + result.held_out
     trained = Counter(i for s in samples for i in s.my_message_ids)
@@ -76,7 +76,7 @@ def test_every_row_fits_the_cutoff_so_the_webui_drops_nothing(export, tokenizer,
 
     cutoff = 80  # small, to force packing limits and context trimming
     renderer = load_renderer(tokenizer)
-    settings = BuildSettings(dataset=DatasetConfig(cutoff_len=cutoff, context_turns=8))
+    settings = BuildConfig(dataset=DatasetConfig(cutoff_len=cutoff, context_turns=8))
     result = build_dataset([export], ["alex"], settings, renderer)
     written = write_build(result, settings, tmp_path, "echo")
     hf = AutoTokenizer.from_pretrained(tokenizer, local_files_only=True)
@@ -90,7 +90,7 @@ def test_every_row_fits_the_cutoff_so_the_webui_drops_nothing(export, tokenizer,
 
 
 def test_report_counts_add_up(export):
-    result = build_dataset([export], ["alex"], BuildSettings(), load_renderer())
+    result = build_dataset([export], ["alex"], BuildConfig(), load_renderer())
     report = result.report()
     cleaning = report["cleaning"]
     assert cleaning["total"] == cleaning["kept"] + sum(cleaning["dropped"].values())
@@ -106,7 +106,7 @@ def test_report_counts_add_up(export):
 
 
 def test_held_out_set_is_the_latest_conversations(export):
-    result = build_dataset([export], ["alex"], BuildSettings(dataset=DatasetConfig(eval_fraction=0.2)), load_renderer())
+    result = build_dataset([export], ["alex"], BuildConfig(dataset=DatasetConfig(eval_fraction=0.2)), load_renderer())
     last_train = max(result.conversations[s.conversation].start for s in result.train)
     first_eval = min(result.conversations[s.conversation].start for s in result.held_out)
     assert last_train < first_eval
@@ -118,7 +118,7 @@ def test_held_out_set_is_the_latest_conversations(export):
 
 
 def test_written_files_follow_the_webui_dataset_rules(export, tmp_path):
-    settings = BuildSettings()
+    settings = BuildConfig()
     result = build_dataset([export], ["alex"], settings, load_renderer())
     written = write_build(result, settings, tmp_path, "alex-echo")
     folder = tmp_path / "training" / "datasets"
@@ -141,7 +141,7 @@ def test_written_files_follow_the_webui_dataset_rules(export, tmp_path):
 def test_a_real_webui_lists_the_dataset(export, tmp_path):
     webui = Path(os.environ["DISCORD_ECHO_WEBUI"])
     python = os.environ.get("DISCORD_ECHO_WEBUI_PYTHON", sys.executable)
-    settings = BuildSettings()
+    settings = BuildConfig()
     written = write_build(build_dataset([export], ["alex"], settings, load_renderer()), settings, tmp_path, "echo")
     code = (
         "import sys; sys.argv = ['server.py']; from modules.utils import get_chat_datasets; "
@@ -154,7 +154,7 @@ def test_a_real_webui_lists_the_dataset(export, tmp_path):
 
 
 def test_existing_datasets_are_never_replaced_without_the_flag(export, tmp_path):
-    settings = BuildSettings()
+    settings = BuildConfig()
     result = build_dataset([export], ["alex"], settings, load_renderer())
     written = write_build(result, settings, tmp_path, "mine")
     before = written.train.read_bytes()
@@ -166,7 +166,7 @@ def test_existing_datasets_are_never_replaced_without_the_flag(export, tmp_path)
 
 @pytest.mark.parametrize("name", ["../escape", "/abs", "a/b", "CON", "bad\x00name", "", "dot.", "mine-eval"])
 def test_unsafe_dataset_names_are_refused(export, tmp_path, name):
-    settings = BuildSettings()
+    settings = BuildConfig()
     result = build_dataset([export], ["alex"], settings, load_renderer())
     with pytest.raises(InvalidNameError):
         write_build(result, settings, tmp_path, name)
@@ -174,7 +174,7 @@ def test_unsafe_dataset_names_are_refused(export, tmp_path, name):
 
 
 def test_legacy_target_writes_instruction_rows_and_format_files(export, tmp_path):
-    settings = BuildSettings()
+    settings = BuildConfig()
     result = build_dataset([export], ["alex"], settings, load_renderer())
     written = write_build(result, settings, tmp_path, "old", target="legacy")
     rows = _rows(written.train)
@@ -197,15 +197,15 @@ def test_legacy_target_writes_instruction_rows_and_format_files(export, tmp_path
 def test_nothing_of_mine_left_is_a_clear_error(export):
     with pytest.raises(EmptyDatasetError, match="no training samples left after cleaning"):
         build_dataset(
-            [export], ["alex"], BuildSettings(cleaning=CleaningConfig(exclude_channels=("Sam",))), load_renderer()
+            [export], ["alex"], BuildConfig(cleaning=CleaningConfig(exclude_channels=("Sam",))), load_renderer()
         )
 
 
 def test_replacing_a_dataset_without_held_out_rows_removes_the_old_held_out_file(export, tmp_path):
-    settings = BuildSettings()
+    settings = BuildConfig()
     written = write_build(build_dataset([export], ["alex"], settings, load_renderer()), settings, tmp_path, "e")
     assert written.eval is not None and written.eval.exists()
-    no_eval = BuildSettings(dataset=DatasetConfig(eval_fraction=0))
+    no_eval = BuildConfig(dataset=DatasetConfig(eval_fraction=0))
     again = write_build(
         build_dataset([export], ["alex"], no_eval, load_renderer()), no_eval, tmp_path, "e", overwrite=True
     )
@@ -215,7 +215,7 @@ def test_replacing_a_dataset_without_held_out_rows_removes_the_old_held_out_file
 def test_pseudonyms_reach_persona_prefixes_and_quotes_too(export):
     from discord_echo.dataset.privacy.scrubber import PrivacyConfig
 
-    settings = BuildSettings(privacy=PrivacyConfig(names=True), dataset=DatasetConfig(name_prefix="always"))
+    settings = BuildConfig(privacy=PrivacyConfig(names=True), dataset=DatasetConfig(name_prefix="always"))
     result = build_dataset([export], ["alex"], settings, load_renderer())
     text = json.dumps([s.messages for s in result.train + result.held_out])
     assert "Sam" not in text and "sam.writes" not in text
@@ -223,7 +223,7 @@ def test_pseudonyms_reach_persona_prefixes_and_quotes_too(export):
 
 
 def test_the_report_records_tokenizer_and_template_as_fields(export, tokenizer, tmp_path):
-    settings = BuildSettings()
+    settings = BuildConfig()
     exact = build_dataset([export], ["alex"], settings, load_renderer(tokenizer))
     meta = json.loads(write_build(exact, settings, tmp_path, "with-tok").sidecar.read_text())
     assert (meta["report"]["tokenizer"], meta["report"]["template"]) == (str(tokenizer), "Chat Template")

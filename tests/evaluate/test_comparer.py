@@ -22,8 +22,8 @@ from tiny_models import build_tiny_model  # noqa: E402
 
 from discord_echo.core.errors import ConfigError, HostUnavailableError  # noqa: E402
 from discord_echo.core.safe_files import FileExistsRefusedError  # noqa: E402
-from discord_echo.dataset.pipeline import BuildSettings, build_dataset, write_build  # noqa: E402
-from discord_echo.evaluate.comparer import Comparer, CompareSettings  # noqa: E402
+from discord_echo.dataset.pipeline import BuildConfig, build_dataset, write_build  # noqa: E402
+from discord_echo.evaluate.comparer import CompareConfig, Comparer  # noqa: E402
 from discord_echo.evaluate.metrics import held_out_pairs, their_samples  # noqa: E402
 from discord_echo.evaluate.report import REPORT_NAME, evaluate, write_report  # noqa: E402
 from discord_echo.templates.chat import load_renderer  # noqa: E402
@@ -56,8 +56,8 @@ def echo(tmp_path_factory) -> dict:
     export = root / "dm.json"
     export.write_text(json.dumps(make_sample.build(seed=7, sessions=40)), encoding="utf-8")
     user_data = root / "user_data"
-    result = build_dataset([export], ["alex"], BuildSettings(), load_renderer(model))
-    written = write_build(result, BuildSettings(), user_data, "echo")
+    result = build_dataset([export], ["alex"], BuildConfig(), load_renderer(model))
+    written = write_build(result, BuildConfig(), user_data, "echo")
     request = training.request_from_user_data(user_data, "echo", str(model), "echo", TINY_RUN)
     trained = training.train(request, StandaloneHost())
     comparer = Comparer.load(model, trained.adapter_dir)
@@ -96,7 +96,7 @@ def _row_ids(comparer: Comparer, messages: list[dict]) -> list[int]:
     return list(out)
 
 
-@pytest.mark.parametrize("settings", [CompareSettings(seed=3), CompareSettings(greedy=True)], ids=["sampled", "greedy"])
+@pytest.mark.parametrize("settings", [CompareConfig(seed=3), CompareConfig(greedy=True)], ids=["sampled", "greedy"])
 def test_same_seed_same_reply_and_streaming_ends_with_it(echo, settings):
     comparer = echo["cmp"]
     prompt = held_out_pairs(echo["result"].held_out)[0].prompt
@@ -112,16 +112,16 @@ def test_same_seed_same_reply_and_streaming_ends_with_it(echo, settings):
 def test_a_closed_stream_releases_the_model(echo):
     comparer = echo["cmp"]
     prompt = held_out_pairs(echo["result"].held_out)[0].prompt
-    stream = comparer.stream(prompt, True, CompareSettings(max_new_tokens=200, seed=1))
+    stream = comparer.stream(prompt, True, CompareConfig(max_new_tokens=200, seed=1))
     next(stream)
     stream.close()
     # The next call waits for the cancelled generation to stop, then runs normally.
-    assert isinstance(comparer.generate(prompt, False, CompareSettings(max_new_tokens=4)), str)
+    assert isinstance(comparer.generate(prompt, False, CompareConfig(max_new_tokens=4)), str)
 
 
 def test_batch_fills_n_rows_with_real_base_and_tuned(echo):
     pairs = held_out_pairs(echo["result"].held_out)
-    rows = echo["cmp"].batch(pairs, 3, CompareSettings(max_new_tokens=8, seed=5))
+    rows = echo["cmp"].batch(pairs, 3, CompareConfig(max_new_tokens=8, seed=5))
     assert len(rows) == 3
     assert rows[0].real == pairs[0].reply and rows[-1].real == pairs[-1].reply
     assert all(r.prompt and r.real for r in rows)
@@ -129,7 +129,7 @@ def test_batch_fills_n_rows_with_real_base_and_tuned(echo):
 
 
 def test_evaluate_reports_and_saves_next_to_the_lora(echo):
-    settings = CompareSettings(max_new_tokens=8)
+    settings = CompareConfig(max_new_tokens=8)
     report = evaluate(echo["cmp"], echo["result"].held_out, "alex", settings, n=2)
     assert report.mine.tuned < report.mine.base
     assert report.theirs is not None and report.mine.gain > report.theirs.gain
@@ -148,7 +148,7 @@ def test_evaluate_reports_and_saves_next_to_the_lora(echo):
 def test_a_different_template_is_reported_as_a_mismatch(echo):
     templates = REPO / "tests" / "data" / "instruction-templates"
     other = Comparer.load(echo["model"], echo["adapter"], template="Alpaca", templates_dir=templates)
-    report = evaluate(other, echo["result"].held_out[:1], "alex", CompareSettings(max_new_tokens=2), n=1)
+    report = evaluate(other, echo["result"].held_out[:1], "alex", CompareConfig(max_new_tokens=2), n=1)
     kinds = [w.kind for w in report.warnings]
     assert "template_mismatch" in kinds
     assert other.template_name == "Alpaca" and echo["cmp"].template_name == "Chat Template"
@@ -190,13 +190,13 @@ def test_a_model_without_adapter_is_refused(echo):
 )
 def test_compare_settings_refuse_bad_values(changes, field):
     with pytest.raises(ConfigError, match=field):
-        CompareSettings(**changes)
+        CompareConfig(**changes)
 
 
 def test_compare_settings_fields_have_label_and_help():
-    for f in fields(CompareSettings):
+    for f in fields(CompareConfig):
         assert f.metadata.get("label") and f.metadata.get("help"), f.name
-    assert CompareSettings() == CompareSettings(**{f.name: f.default for f in fields(CompareSettings)})
+    assert CompareConfig() == CompareConfig(**{f.name: f.default for f in fields(CompareConfig)})
 
 
 def test_the_public_disable_adapter_path_gives_the_same_base_logits(echo):
@@ -213,7 +213,7 @@ def test_the_public_disable_adapter_path_gives_the_same_base_logits(echo):
 
 def test_evaluate_needs_held_out_replies(echo):
     with pytest.raises(ConfigError, match="held-out"):
-        evaluate(echo["cmp"], [], "alex", CompareSettings())
+        evaluate(echo["cmp"], [], "alex", CompareConfig())
 
 
 def test_padding_in_batches_does_not_change_the_score(echo):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from tiny_models import build_tiny_tokenizer
 
-from discord_echo.dataset.pipeline import BuildSettings, build_dataset, write_build
+from discord_echo.dataset.pipeline import BuildConfig, build_dataset, write_build
 from discord_echo.dataset.samples import Sample
 from discord_echo.evaluate.metrics import (
     OPENER_PROMPT,
@@ -181,8 +181,8 @@ def test_build_rendering_redoes_the_builds_template(tmp_path, export, setup):
     tokenizer = build_tiny_tokenizer(tmp_path / "tok") if setup == "tokenizer" else None
     template = "ChatML" if setup == "named" else None
     renderer = load_renderer(tokenizer, template, TEMPLATES)
-    result = build_dataset([export], ["alex"], BuildSettings(), renderer)
-    sidecar = write_build(result, BuildSettings(), tmp_path / "user_data", "echo").sidecar
+    result = build_dataset([export], ["alex"], BuildConfig(), renderer)
+    sidecar = write_build(result, BuildConfig(), tmp_path / "user_data", "echo").sidecar
     assert build_template(sidecar) == ({"tokenizer": (str(tokenizer), "Chat Template")}.get(setup, (None, template)))
     assert build_rendering(sidecar, TEMPLATES) == renderer.render(list(PROBE))
 

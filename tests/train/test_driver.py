@@ -17,10 +17,10 @@ import pytest
 from discord_echo.core.errors import ConfigError, HostUnavailableError, TrainingError
 from discord_echo.core.safe_files import FileExistsRefusedError, InvalidNameError
 from discord_echo.frontends.cli import main
+from discord_echo.train.config import TrainConfig
 from discord_echo.train.driver import prepare, request_from_user_data, train
 from discord_echo.train.host import TrainProgress, TrainRequest, TrainResult
 from discord_echo.train.profiles import profile
-from discord_echo.train.settings import TrainSettings
 from discord_echo.train.standalone.host import StandaloneHost
 
 ROWS = [
@@ -85,20 +85,20 @@ def _write_dataset(user_data: Path, name: str = "chat", rows: list | None = None
 def test_request_uses_the_webui_folders_and_the_eval_file_when_present(tmp_path):
     _write_dataset(tmp_path, eval_rows=ROWS[:2])
     _write_dataset(tmp_path, name="solo")
-    request = request_from_user_data(tmp_path, "chat", "models/x", "me", TrainSettings(), template="ChatML")
+    request = request_from_user_data(tmp_path, "chat", "models/x", "me", TrainConfig(), template="ChatML")
     datasets = (tmp_path / "training" / "datasets").resolve()
     assert request.dataset == datasets / "chat.json" and request.eval_dataset == datasets / "chat-eval.json"
     assert request.loras_dir == tmp_path / "loras" and request.templates_dir == tmp_path / "instruction-templates"
     assert request.template == "ChatML" and not request.resume and not request.overwrite
-    assert request_from_user_data(tmp_path, "solo", "m", "me", TrainSettings()).eval_dataset is None
+    assert request_from_user_data(tmp_path, "solo", "m", "me", TrainConfig()).eval_dataset is None
     with pytest.raises(InvalidNameError, match="dataset name '../x' must be a plain name"):
-        request_from_user_data(tmp_path, "../x", "m", "me", TrainSettings())
+        request_from_user_data(tmp_path, "../x", "m", "me", TrainConfig())
 
 
 def test_train_hands_the_checked_request_to_the_host_and_returns_its_result(tmp_path):
     _write_dataset(tmp_path)
     host, seen = RecordingHost(), []
-    request = request_from_user_data(tmp_path, "chat", "m", "me", TrainSettings())
+    request = request_from_user_data(tmp_path, "chat", "m", "me", TrainConfig())
     result = train(request, host, seen.append, threading.Event())
     assert host.requests == [request] and result.steps == 1 and seen[0].loss == 1.0
     assert train(request, host).steps == 1  # progress and stop are optional
@@ -115,7 +115,7 @@ def test_train_hands_the_checked_request_to_the_host_and_returns_its_result(tmp_
         ("exists", FileExistsRefusedError, r"loras/me already exists"),
         ("resume+overwrite", ConfigError, r"overwrite=True: cannot be combined with resume"),
         ("no host", HostUnavailableError, r"the recording trainer is not available: no model is loaded"),
-        ("settings", ConfigError, r"settings='dict': must be a settings.TrainSettings"),
+        ("settings", ConfigError, r"settings='dict': must be a config.TrainConfig"),
     ],
 )
 def test_bad_inputs_fail_before_the_host_is_called(tmp_path, setup, error, message):
@@ -136,7 +136,7 @@ def test_bad_inputs_fail_before_the_host_is_called(tmp_path, setup, error, messa
         "chat",
         "m",
         "a/b" if setup == "bad name" else "me",
-        TrainSettings(),
+        TrainConfig(),
         resume=setup == "resume+overwrite",
         overwrite=setup == "resume+overwrite",
     )
@@ -222,15 +222,15 @@ def test_a_host_on_the_old_webui_trainer_gets_instruction_rows_through(tmp_path)
     import json
     import threading
 
+    from discord_echo.train.config import TrainConfig
     from discord_echo.train.driver import request_from_user_data, train
-    from discord_echo.train.settings import TrainSettings
 
     datasets = tmp_path / "training" / "datasets"
     datasets.mkdir(parents=True)
     (datasets / "old.json").write_text(json.dumps([{"instruction": "hi", "output": "yo"}]))
 
     host = LegacyHost()
-    request = request_from_user_data(tmp_path, "old", "m", "l", TrainSettings())
+    request = request_from_user_data(tmp_path, "old", "m", "l", TrainConfig())
     train(request, host, stop=threading.Event())
     assert host.requests == [request]
 
@@ -238,7 +238,7 @@ def test_a_host_on_the_old_webui_trainer_gets_instruction_rows_through(tmp_path)
 def test_prepare_checks_the_adapter_folder_before_loading_the_tokenizer(tmp_path):
     _write_dataset(tmp_path)
     (tmp_path / "loras" / "me").mkdir(parents=True)
-    request = request_from_user_data(tmp_path, "chat", "m", "me", TrainSettings())
+    request = request_from_user_data(tmp_path, "chat", "m", "me", TrainConfig())
     with pytest.raises(FileExistsRefusedError, match=r"loras/me already exists"):
         prepare(request, RecordingHost(), _no_tokenizer)
     with pytest.raises(ConfigError, match=r"overwrite=True: cannot be combined with resume"):
@@ -251,7 +251,7 @@ def test_prepare_resumes_from_the_newest_checkpoint_and_only_counts_legacy_rows(
     (datasets / "old.json").write_text(json.dumps([{"instruction": "hi", "output": "yo"}] * 3))
     for step in (9, 12, 100):
         (tmp_path / "loras" / "me" / f"checkpoint-{step}").mkdir(parents=True)
-    request = request_from_user_data(tmp_path, "old", "m", "me", TrainSettings(), resume=True)
+    request = request_from_user_data(tmp_path, "old", "m", "me", TrainConfig(), resume=True)
     prepared = prepare(request, LegacyHost(), _no_tokenizer)
     assert prepared.adapter_dir == tmp_path / "loras" / "me"
     assert prepared.resume_from.name == "checkpoint-100"
@@ -262,7 +262,7 @@ def test_prepare_resumes_from_the_newest_checkpoint_and_only_counts_legacy_rows(
 
 def test_prepare_refuses_chat_rows_for_the_old_webui_trainer(tmp_path):
     _write_dataset(tmp_path)
-    request = request_from_user_data(tmp_path, "chat", "m", "me", TrainSettings())
+    request = request_from_user_data(tmp_path, "chat", "m", "me", TrainConfig())
     with pytest.raises(TrainingError, match=r"chat.json: this webui's trainer \(before 2026-03\) reads instruction"):
         prepare(request, LegacyHost(), _no_tokenizer)
 
@@ -272,18 +272,18 @@ def test_a_cutoff_shorter_than_the_longest_built_sample_is_refused_before_loadin
     from pathlib import Path
 
     from discord_echo.core.errors import ConfigError
-    from discord_echo.dataset.pipeline import BuildSettings, build_dataset, write_build
+    from discord_echo.dataset.pipeline import BuildConfig, build_dataset, write_build
     from discord_echo.templates.chat import load_renderer
+    from discord_echo.train.config import TrainConfig
     from discord_echo.train.driver import request_from_user_data, train
-    from discord_echo.train.settings import TrainSettings
     from discord_echo.train.standalone.host import StandaloneHost
 
     sample = Path(__file__).resolve().parents[2] / "samples" / "alex_and_sam.json"
-    settings = BuildSettings()
+    settings = BuildConfig()
     result = build_dataset([sample], ["alex"], settings, load_renderer())
     write_build(result, settings, tmp_path, "long")
     longest = result.report()["samples"]["max_tokens"]
-    short = replace(TrainSettings(), cutoff_len=longest - 1)
+    short = replace(TrainConfig(), cutoff_len=longest - 1)
     request = request_from_user_data(tmp_path, "long", "no-model-needed", "l", short)
     with pytest.raises(ConfigError, match=rf"longest sample \({longest} tokens\): the trainer would drop rows"):
         train(request, StandaloneHost())

@@ -9,26 +9,26 @@ from dataclasses import fields, replace
 import pytest
 
 from discord_echo.core.errors import ConfigError
+from discord_echo.train.config import TrainConfig
 from discord_echo.train.profiles import DEFAULT_PROFILE, PROFILES, plan_hardware, profile
-from discord_echo.train.settings import TrainSettings
 
 
 @pytest.mark.parametrize("name", list(PROFILES))
 def test_every_profile_is_valid_and_round_trips(name):
     settings = profile(name)
-    assert TrainSettings.from_dict(settings.to_dict()) == settings
+    assert TrainConfig.from_dict(settings.to_dict()) == settings
     assert replace(settings) == settings  # __post_init__ accepts its own values
     assert settings.grad_accum * settings.micro_batch_size == settings.batch_size
 
 
 def test_every_field_has_a_label_and_help():
-    for field in fields(TrainSettings):
+    for field in fields(TrainConfig):
         assert field.metadata.get("label") and field.metadata.get("help"), field.name
 
 
 def test_the_default_is_the_8gb_profile_with_the_researched_values():
     settings = profile(DEFAULT_PROFILE)
-    assert DEFAULT_PROFILE.startswith("8 GB") and settings == TrainSettings()
+    assert DEFAULT_PROFILE.startswith("8 GB") and settings == TrainConfig()
     assert (settings.load_in_4bit, settings.quant_type, settings.double_quant, settings.compute_dtype) == (
         True,
         "nf4",
@@ -71,11 +71,11 @@ def test_unknown_profile_lists_the_names():
     [(1000, 0.05, 50), (200, 0.05, 10), (100, 0.03, 3), (10, 0.05, 1), (5, 0.05, 0), (100, 0.0, 0), (0, 0.05, 0)],
 )
 def test_warmup_is_a_share_of_the_actual_steps(total, ratio, warmup):
-    assert TrainSettings(warmup_ratio=ratio).warmup_steps(total) == warmup
+    assert TrainConfig(warmup_ratio=ratio).warmup_steps(total) == warmup
 
 
 def test_warmup_scales_with_the_run_not_a_fixed_100_steps():
-    settings = TrainSettings()
+    settings = TrainConfig()
     assert settings.warmup_steps(40) < 100 and settings.warmup_steps(4000) == 2 * settings.warmup_steps(2000)
 
 
@@ -86,14 +86,14 @@ def test_warmup_scales_with_the_run_not_a_fixed_100_steps():
 def test_total_steps_counts_like_the_hf_trainer(rows, micro, batch, epochs, steps):
     # Trainer: ceil(micro-batches / grad_accum) steps per epoch, ceil(epochs * that) in all, worked out by hand
     # here; the first case is the host tests' run, where the real HF Trainer does 56 steps.
-    settings = TrainSettings(micro_batch_size=micro, batch_size=batch, epochs=epochs)
+    settings = TrainConfig(micro_batch_size=micro, batch_size=batch, epochs=epochs)
     assert settings.total_steps(rows) == steps
 
 
 def test_target_modules_are_normalized():
-    assert TrainSettings(target_modules="q_proj, v_proj").target_modules == ("q_proj", "v_proj")
-    assert TrainSettings(target_modules=["q_proj"]).target_modules == ("q_proj",)
-    assert TrainSettings(target_modules=["q_proj"]).to_dict()["target_modules"] == ["q_proj"]
+    assert TrainConfig(target_modules="q_proj, v_proj").target_modules == ("q_proj", "v_proj")
+    assert TrainConfig(target_modules=["q_proj"]).target_modules == ("q_proj",)
+    assert TrainConfig(target_modules=["q_proj"]).to_dict()["target_modules"] == ["q_proj"]
 
 
 @pytest.mark.parametrize(
@@ -120,13 +120,13 @@ def test_target_modules_are_normalized():
 )
 def test_bad_values_are_refused_naming_field_and_value(changes, message):
     with pytest.raises(ConfigError, match=message):
-        TrainSettings(**changes)
+        TrainConfig(**changes)
 
 
 def test_settings_from_a_newer_version_drop_unknown_keys_with_a_warning():
-    data = {**TrainSettings().to_dict(), "neftune_alpha": 5}
+    data = {**TrainConfig().to_dict(), "neftune_alpha": 5}
     with pytest.warns(UserWarning, match="ignoring unknown training settings: neftune_alpha"):
-        assert TrainSettings.from_dict(data) == TrainSettings()
+        assert TrainConfig.from_dict(data) == TrainConfig()
 
 
 @pytest.mark.parametrize(
@@ -140,7 +140,7 @@ def test_settings_from_a_newer_version_drop_unknown_keys_with_a_warning():
     ],
 )
 def test_hardware_plan_keeps_what_runs_and_says_what_changed(cuda, bnb, bf16, expected, note):
-    plan = plan_hardware(TrainSettings(), cuda=cuda, bitsandbytes=bnb, bf16=bf16)
+    plan = plan_hardware(TrainConfig(), cuda=cuda, bitsandbytes=bnb, bf16=bf16)
     assert (plan.device, plan.load_in_4bit, plan.compute_dtype, plan.optimizer) == expected
     assert plan.wanted_optimizer == "paged_adamw_8bit"
     if note is None:

@@ -32,7 +32,7 @@ def test_reference_shapes_have_their_published_parameter_counts():
     }
 
 
-def test_lora_size_matches_the_landscape_arithmetic():
+def test_lora_size_matches_the_published_arithmetic():
     # docs/hardware.md, The 8 GB default: r16 all-linear on a 4096/1024/14336 model = 1,310,720 per layer x 32 = 41.9 M.
     assert lora_parameters(LLAMA3_8B, EIGHT) == 1_310_720 * 32
     assert lora_parameters(LLAMA3_8B, replace(EIGHT, target_modules=("q_proj", "v_proj"))) == 16 * 32 * (8192 + 5120)

@@ -37,7 +37,7 @@ class EmptyDatasetError(EchoError):
 
 
 @dataclass(frozen=True)
-class BuildSettings:
+class BuildConfig:
     """Every stage's settings, travelling as one object."""
 
     read: ReadConfig = setting(label="Reading", help="How exports are read.", default_factory=ReadConfig)
@@ -103,7 +103,7 @@ class BuildResult:
 def build_dataset(
     paths: Iterable[str | Path],
     me: Sequence[str],
-    settings: BuildSettings,
+    settings: BuildConfig,
     renderer: TokenCounter,
     progress: Callable[[float, str], None] | None = None,
 ) -> BuildResult:
@@ -185,7 +185,7 @@ def build_dataset(
 
 def write_build(
     result: BuildResult,
-    settings: BuildSettings,
+    settings: BuildConfig,
     user_data: Path,
     name: str,
     *,
@@ -202,7 +202,7 @@ def write_build(
 # -- helpers ------------------------------------------------------------------------------
 
 
-def _settings_dict(settings: BuildSettings) -> dict:
+def _settings_dict(settings: BuildConfig) -> dict:
     return {name: asdict(getattr(settings, name)) for name in settings.__dataclass_fields__}
 
 

@@ -48,7 +48,7 @@ class TokenCounter(Protocol):
 
 
 NamePrefix = Literal["auto", "always", "never"]
-# The longest sample, in tokens; TrainSettings' cutoff_len defaults to the same value, so no sample is dropped.
+# The longest sample, in tokens; TrainConfig' cutoff_len defaults to the same value, so no sample is dropped.
 DEFAULT_CUTOFF_LEN = 512
 
 

@@ -13,7 +13,7 @@ with sampling the random stream is the same and only the weights differ.
 held-out set is the trainer's eval loss, exponentiated. ``report.evaluate`` (evaluate/report.py) runs a whole
 comparison.
 
-torch, transformers and peft are imported inside functions, so ``CompareSettings`` (and the UI widgets built
+torch, transformers and peft are imported inside functions, so ``CompareConfig`` (and the UI widgets built
 from it) need none of them.
 """
 
@@ -56,7 +56,7 @@ class CompareRow:
 
 
 @dataclass(frozen=True)
-class CompareSettings:
+class CompareConfig:
     """Sampling settings shared by the base and the tuned reply."""
 
     max_new_tokens: int = setting(64, "Max new tokens", "Longest reply, in tokens. Chat replies are short.")
@@ -181,11 +181,11 @@ class Comparer:
 
     # -- replies -----------------------------------------------------------------------------------------
 
-    def generate(self, messages: Sequence[dict], adapter: bool, settings: CompareSettings | None = None) -> str:
+    def generate(self, messages: Sequence[dict], adapter: bool, settings: CompareConfig | None = None) -> str:
         """The reply to ``messages`` (which end with the friend's turn), with or without the adapter."""
-        return self._finish(self._generate_ids(self.prompt_ids(messages), adapter, settings or CompareSettings()))
+        return self._finish(self._generate_ids(self.prompt_ids(messages), adapter, settings or CompareConfig()))
 
-    def stream(self, messages: Sequence[dict], adapter: bool, settings: CompareSettings | None = None) -> Iterator[str]:
+    def stream(self, messages: Sequence[dict], adapter: bool, settings: CompareConfig | None = None) -> Iterator[str]:
         """Yield the reply so far while it is generated; the last value equals ``generate``'s result.
 
         Generation runs in a thread feeding a ``TextIteratorStreamer``; closing the iterator early stops it
@@ -193,7 +193,7 @@ class Comparer:
         """
         from transformers import TextIteratorStreamer
 
-        settings = settings or CompareSettings()
+        settings = settings or CompareConfig()
         prompt = self.prompt_ids(messages)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         cancel = threading.Event()
@@ -221,16 +221,16 @@ class Comparer:
             cancel.set()
 
     def iter_batch(
-        self, pairs: Sequence[HeldOutPair], n: int, settings: CompareSettings | None = None
+        self, pairs: Sequence[HeldOutPair], n: int, settings: CompareConfig | None = None
     ) -> Iterator[CompareRow]:
         """Rows (friend, real, base, tuned) for ``n`` held-out pairs spread over the set, one at a time."""
-        settings = settings or CompareSettings()
+        settings = settings or CompareConfig()
         for pair in pick(pairs, n):
             base = self.generate(pair.prompt, False, settings)
             tuned = self.generate(pair.prompt, True, settings)
             yield CompareRow(pair.friend_text, pair.reply, base, tuned)
 
-    def batch(self, pairs: Sequence[HeldOutPair], n: int, settings: CompareSettings | None = None) -> list[CompareRow]:
+    def batch(self, pairs: Sequence[HeldOutPair], n: int, settings: CompareConfig | None = None) -> list[CompareRow]:
         """All rows of ``iter_batch``."""
         return list(self.iter_batch(pairs, n, settings))
 
@@ -294,7 +294,7 @@ class Comparer:
             stop.append(ids[0])
         return stop, marker
 
-    def _generation_config(self, settings: CompareSettings) -> Any:
+    def _generation_config(self, settings: CompareConfig) -> Any:
         from transformers import GenerationConfig
 
         pad = self.tokenizer.pad_token_id
@@ -314,7 +314,7 @@ class Comparer:
         self,
         prompt: list[int],
         adapter: bool,
-        settings: CompareSettings,
+        settings: CompareConfig,
         streamer: Any = None,
         cancel: threading.Event | None = None,
     ) -> list[int]:

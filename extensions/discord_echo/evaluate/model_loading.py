@@ -23,8 +23,8 @@ from discord_echo.core.errors import ConfigError
 from discord_echo.evaluate.metrics import PROBE
 from discord_echo.templates.chat import CHAT_TEMPLATE
 from discord_echo.templates.trainer_rows import chat_template_for
+from discord_echo.train.config import TrainConfig
 from discord_echo.train.profiles import DEFAULT_PROFILE, plan_hardware, profile
-from discord_echo.train.settings import TrainSettings
 
 log = logging.getLogger("discord_echo")
 
@@ -87,7 +87,7 @@ def load_tokenizer(base: str | Path) -> Any:
 class TrainedWith:
     """The training settings a LoRA was made with; ``note`` is set when they are the default profile's guess."""
 
-    settings: TrainSettings
+    settings: TrainConfig
     note: str = ""
 
 
@@ -105,7 +105,7 @@ def trained_settings(adapter_dir: str | Path) -> TrainedWith:
     saved = parameters.get("settings")
     if isinstance(saved, dict):
         try:
-            return TrainedWith(TrainSettings.from_dict(saved))
+            return TrainedWith(TrainConfig.from_dict(saved))
         except (ConfigError, TypeError) as exc:
             return TrainedWith(guess, f"{path} holds settings this version cannot read ({exc}): {fallback}")
     if parameters:
@@ -114,7 +114,7 @@ def trained_settings(adapter_dir: str | Path) -> TrainedWith:
 
 
 def compare_load_kwargs(
-    cuda: bool, bitsandbytes: bool, bf16: bool, settings: TrainSettings | None = None
+    cuda: bool, bitsandbytes: bool, bf16: bool, settings: TrainConfig | None = None
 ) -> dict[str, Any]:
     """``from_pretrained`` arguments for comparing: on a CUDA GPU, the base as ``settings`` trained it.
 

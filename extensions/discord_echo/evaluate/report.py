@@ -20,7 +20,7 @@ from typing import Any
 
 from discord_echo.core.errors import ConfigError
 from discord_echo.core.safe_files import FileExistsRefusedError, atomic_write
-from discord_echo.evaluate.comparer import Comparer, CompareRow, CompareSettings
+from discord_echo.evaluate.comparer import Comparer, CompareRow, CompareConfig
 from discord_echo.evaluate.metrics import (
     PROBE,
     EchoWarning,
@@ -61,7 +61,7 @@ def evaluate(
     comparer: Comparer,
     held_out: Sequence[Any],
     me: str,
-    settings: CompareSettings,
+    settings: CompareConfig,
     n: int = 8,
     build_rendering: str | None = None,
 ) -> CompareReport:

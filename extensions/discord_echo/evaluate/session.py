@@ -23,7 +23,7 @@ from typing import Any
 from discord_echo.core.errors import EchoError
 from discord_echo.core.safe_files import contained_path, validate_name
 from discord_echo.evaluate.characters import chat_instructions, persona_of_build, write_character
-from discord_echo.evaluate.comparer import Comparer, CompareSettings
+from discord_echo.evaluate.comparer import CompareConfig, Comparer
 from discord_echo.evaluate.metrics import ChatMessage, HeldOutPair, build_rendering, held_out_pairs, typed_pair
 from discord_echo.evaluate.report import CompareReport, evaluate
 
@@ -86,7 +86,7 @@ class DatasetBuild:
     def evaluate(
         self,
         comparer: Comparer,
-        settings: CompareSettings,
+        settings: CompareConfig,
         n: int = 8,
         templates_dir: Path | None = None,
         rows: list | None = None,

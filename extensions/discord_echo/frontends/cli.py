@@ -118,13 +118,13 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from discord_echo.dataset.pipeline import BuildSettings, build_dataset, write_build
+    from discord_echo.dataset.pipeline import BuildConfig, build_dataset, write_build
     from discord_echo.templates.chat import load_renderer
 
     user_data = Path(args.user_data)
     templates = Path(args.templates_dir) if args.templates_dir else user_data / "instruction-templates"
     renderer = load_renderer(args.tokenizer, args.template, templates)
-    settings = BuildSettings(
+    settings = BuildConfig(
         read=_read_config(args),
         conversations=ConversationConfig(gap_minutes=args.gap_minutes, burst_minutes=args.burst_minutes),
         privacy=PrivacyConfig(url=args.url, names=args.names, phone_region=args.phone_region),
@@ -292,8 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_train_parser(commands) -> None:
     from discord_echo.templates.chat import CHAT_TEMPLATE
+    from discord_echo.train.config import TrainConfig
     from discord_echo.train.profiles import DEFAULT_PROFILE, PROFILES
-    from discord_echo.train.settings import TrainSettings
 
     train = commands.add_parser(
         "train", help="Train a LoRA on a built dataset with transformers + peft (no webui needed)."
@@ -309,7 +309,7 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--resume", action="store_true", help="Continue from the newest checkpoint of that LoRA.")
     train.add_argument("--overwrite", action="store_true", help="Replace an existing LoRA of that name.")
     settings = train.add_argument_group("settings", "Override single values of the profile.")
-    add_field_flags(settings, TrainSettings, keep_defaults=False)
+    add_field_flags(settings, TrainConfig, keep_defaults=False)
     train.set_defaults(run=cmd_train)
 
 

@@ -3,8 +3,8 @@
 Every stage keeps its own config dataclass next to the code that uses it: ``CleaningConfig``
 (dataset/cleaning.py), ``PrivacyConfig`` (dataset/privacy/scrubber.py), ``ConversationConfig``
 (dataset/conversations.py), ``DatasetConfig`` (dataset/samples.py), all five together as
-``BuildSettings`` (dataset/pipeline.py), ``TrainSettings`` (train/settings.py) and
-``CompareSettings`` (evaluate/comparer.py). All build their fields with
+``BuildConfig`` (dataset/pipeline.py), ``TrainConfig`` (train/config.py) and
+``CompareConfig`` (evaluate/comparer.py). All build their fields with
 ``discord_echo.core.fields.setting``, and the front ends (CLI flags, tab widgets) are generated
 from those fields, so a default never differs between them. ``__post_init__`` validates, naming
 the field and the bad value.

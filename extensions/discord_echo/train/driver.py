@@ -26,8 +26,8 @@ from discord_echo.core.errors import ConfigError, HostUnavailableError, Training
 from discord_echo.core.safe_files import FileExistsRefusedError, contained_path, validate_name
 from discord_echo.templates.chat import CHAT_TEMPLATE
 from discord_echo.templates.trainer_rows import TokenizedRows, chat_template_for, read_chat_rows, tokenize_rows
+from discord_echo.train.config import TrainConfig
 from discord_echo.train.host import Host, ProgressCallback, TrainProgress, TrainRequest, TrainResult
-from discord_echo.train.settings import TrainSettings
 
 EVAL_SUFFIX = "-eval"  # dataset/writer.py writes the held-out rows to <name>-eval.json
 
@@ -37,7 +37,7 @@ def request_from_user_data(
     dataset: str,
     model: str,
     lora_name: str,
-    settings: TrainSettings,
+    settings: TrainConfig,
     *,
     template: str = CHAT_TEMPLATE,
     resume: bool = False,
@@ -110,8 +110,8 @@ def checked_adapter_dir(request: TrainRequest) -> Path:
 
 def check_request(request: TrainRequest, host: Host) -> None:
     """Raise the error a user can act on before anything heavy happens; return None when all is well."""
-    if not isinstance(request.settings, TrainSettings):
-        raise ConfigError("settings", type(request.settings).__name__, "must be a settings.TrainSettings")
+    if not isinstance(request.settings, TrainConfig):
+        raise ConfigError("settings", type(request.settings).__name__, "must be a config.TrainConfig")
     checked_adapter_dir(request)
     _check_cutoff(request)
     # A pre-2026-03 webui trainer reads instruction/output rows (dataset/writer.py target="legacy");

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from discord_echo.train.settings import TrainSettings
+    from discord_echo.train.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class TrainRequest:
     eval_dataset: Path | None
     lora_name: str
     loras_dir: Path  # the adapter goes to loras_dir / lora_name
-    settings: TrainSettings
+    settings: TrainConfig
     template: str = "Chat Template"  # "Chat Template" or a webui instruction template name
     templates_dir: Path | None = None  # <user_data>/instruction-templates, for a named template
     resume: bool = False  # continue from the newest checkpoint in the adapter folder

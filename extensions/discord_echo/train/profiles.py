@@ -1,4 +1,4 @@
-"""The hardware profiles that fill in ``TrainSettings`` for a given graphics card, and what this machine can run.
+"""The hardware profiles that fill in ``TrainConfig`` for a given graphics card, and what this machine can run.
 
 ``PROFILES`` maps a card size to settings that fit it; the default is the 8 GB one, for an RTX 3060 Ti
 (docs/hardware.md). ``plan_hardware`` turns the settings a user *wants* into the ones this machine *can* run
@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from discord_echo.core.errors import ConfigError
-from discord_echo.train.settings import BITSANDBYTES_OPTIMIZERS, TrainSettings
+from discord_echo.train.config import BITSANDBYTES_OPTIMIZERS, TrainConfig
 
 # --- hardware profiles -------------------------------------------------------------------------------------
 
@@ -33,10 +33,10 @@ from discord_echo.train.settings import BITSANDBYTES_OPTIMIZERS, TrainSettings
 # * gradient checkpointing: the webui default; "~20-30% slower ... no impact on accuracy".
 # * save every 50 steps, keep 3: an interrupted run loses at most 50 steps; the webui never prunes
 #   (56 checkpoints, 18 MB for 280 tiny steps; docs/webui-trainer.md), which fills disks with 7B adapters.
-EIGHT_GB = TrainSettings()
+EIGHT_GB = TrainConfig()
 
 DEFAULT_PROFILE = "8 GB (RTX 3060 Ti)"
-PROFILES: dict[str, TrainSettings] = {
+PROFILES: dict[str, TrainConfig] = {
     # 7B at r8 / cutoff 384 is borderline here; 3-4B models (Unsloth: 3B needs ~3.5 GB) are the safe choice.
     "6 GB (RTX 2060, 3050)": replace(EIGHT_GB, lora_rank=8, lora_alpha=16, cutoff_len=384),
     DEFAULT_PROFILE: EIGHT_GB,
@@ -67,7 +67,7 @@ PROFILES["Tiny demo model (CPU)"] = replace(
 )
 
 
-def profile(name: str) -> TrainSettings:
+def profile(name: str) -> TrainConfig:
     """The settings of a named hardware profile; ``ConfigError`` lists the names for an unknown one."""
     try:
         return PROFILES[name]
@@ -90,7 +90,7 @@ class HardwarePlan:
     notes: tuple[str, ...] = ()
 
 
-def plan_hardware(settings: TrainSettings, cuda: bool, bitsandbytes: bool, bf16: bool = True) -> HardwarePlan:
+def plan_hardware(settings: TrainConfig, cuda: bool, bitsandbytes: bool, bf16: bool = True) -> HardwarePlan:
     """Decide device, 4-bit loading, dtype and optimizer from what is present (pure: inputs are injected).
 
     ``cuda``: a CUDA GPU is usable; ``bitsandbytes``: the package imports; ``bf16``: the GPU runs bfloat16

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from discord_echo.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from discord_echo.train.settings import TrainSettings
+    from discord_echo.train.config import TrainConfig
 
 GB = 2**30
 OVERHEAD_GB = 0.75
@@ -151,7 +151,7 @@ class VramEstimate:
 
     parts: dict[str, float]
     shape: ModelShape = field(repr=False)
-    settings: TrainSettings = field(repr=False)
+    settings: TrainConfig = field(repr=False)
     upcast_frozen: bool = False
 
     @property
@@ -211,7 +211,7 @@ def _comfortable(total: float, card_gb: float) -> bool:
     return card_gb - total >= max(0.5, 0.1 * card_gb)
 
 
-def lora_parameters(shape: ModelShape, settings: TrainSettings) -> int:
+def lora_parameters(shape: ModelShape, settings: TrainConfig) -> int:
     """Trainable parameters of the adapter: r x (in + out) for each targeted Linear in every layer."""
     shapes = shape.linear_shapes()
     if settings.target_modules == "all-linear":
@@ -222,7 +222,7 @@ def lora_parameters(shape: ModelShape, settings: TrainSettings) -> int:
     return shape.layers * settings.lora_rank * per_layer
 
 
-def estimate_vram(shape: ModelShape, settings: TrainSettings, upcast_frozen: bool = False) -> VramEstimate:
+def estimate_vram(shape: ModelShape, settings: TrainConfig, upcast_frozen: bool = False) -> VramEstimate:
     """Peak training memory of ``shape`` under ``settings`` (see the module docstring for the formula)."""
     dtype = DTYPE_BYTES[settings.compute_dtype]
     frozen_bytes = 4 if upcast_frozen else dtype

@@ -17,7 +17,7 @@ import make_sample  # noqa: E402
 @pytest.fixture(scope="module")
 def trained(app_url, tmp_path_factory):
     """A dataset and a LoRA in the running app's data folder, made with the library (fast, tiny model)."""
-    from discord_echo.dataset.pipeline import BuildSettings, build_dataset, write_build
+    from discord_echo.dataset.pipeline import BuildConfig, build_dataset, write_build
     from discord_echo.frontends.app import demo_model
     from discord_echo.templates.chat import load_renderer
     from discord_echo.train.driver import request_from_user_data, train
@@ -32,7 +32,7 @@ def trained(app_url, tmp_path_factory):
     export = tmp_path_factory.mktemp("export") / "dm.json"
     export.write_text(json.dumps(data, indent=2))
     model = demo_model(user_data)
-    settings = BuildSettings()
+    settings = BuildConfig()
     result = build_dataset([export], ["alex"], settings, load_renderer(model))
     write_build(result, settings, user_data, "browser-echo")
     train_settings = replace(profile("CPU (no GPU)"), epochs=2, learning_rate=0.02, save_steps=0, eval_steps=50)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from tiny_models import build_tiny_model
 
-from discord_echo.dataset.pipeline import BuildSettings, build_dataset, write_build
+from discord_echo.dataset.pipeline import BuildConfig, build_dataset, write_build
 from discord_echo.dataset.samples import DatasetConfig
 from discord_echo.templates.chat import load_renderer
 
@@ -43,7 +43,7 @@ def tiny_model(tmp_path_factory) -> Path:
 def user_data(tiny_model, tmp_path_factory) -> Path:
     """A webui-style user_data folder holding training/datasets/echo.json and echo-eval.json."""
     folder = tmp_path_factory.mktemp("user_data")
-    settings = BuildSettings(dataset=DatasetConfig(cutoff_len=256))
+    settings = BuildConfig(dataset=DatasetConfig(cutoff_len=256))
     result = build_dataset([SAMPLE], ["alex"], settings, load_renderer(tiny_model))
     written = write_build(result, settings, folder, DATASET)
     assert written.eval is not None, "the sample must yield held-out rows"

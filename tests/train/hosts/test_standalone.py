@@ -20,10 +20,10 @@ from discord_echo.core.errors import TrainingError
 from discord_echo.core.safe_files import FileExistsRefusedError
 from discord_echo.templates.chat import load_renderer
 from discord_echo.templates.trainer_rows import read_chat_rows, tokenize_row, tokenize_rows
+from discord_echo.train.config import TrainConfig
 from discord_echo.train.driver import newest_checkpoint
 from discord_echo.train.host import TrainRequest
 from discord_echo.train.profiles import DEFAULT_PROFILE, profile
-from discord_echo.train.settings import TrainSettings
 from discord_echo.train.standalone.host import StandaloneHost, model_load_kwargs
 
 # A tiny model needs a high learning rate to move in a few dozen steps; everything else is the CPU profile.
@@ -47,7 +47,7 @@ FAST = replace(
 LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
-def _request(model: Path, user_data: Path, loras: Path, settings: TrainSettings, **kwargs) -> TrainRequest:
+def _request(model: Path, user_data: Path, loras: Path, settings: TrainConfig, **kwargs) -> TrainRequest:
     datasets = user_data / "training" / "datasets"
     return TrainRequest(
         model=str(model),
@@ -102,7 +102,7 @@ def test_adapter_folder_matches_the_webui_layout(trained):
     # Like the webui's: the explicit list of every Linear but the output head.
     assert {name.rsplit(".", 1)[-1] for name in config["target_modules"]} == set(LINEARS)
     params = json.loads((folder / "training_parameters.json").read_text())
-    assert TrainSettings.from_dict(params["settings"]) == FAST
+    assert TrainConfig.from_dict(params["settings"]) == FAST
     assert params["effective"]["optimizer"] == "adamw_torch" and params["request"]["lora_name"] == "echo"
     log = json.loads((folder / "training_log.json").read_text())
     assert [e["step"] for e in log["log_history"] if "loss" in e] == list(range(1, 57))

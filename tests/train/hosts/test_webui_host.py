@@ -21,9 +21,9 @@ from train.hosts.test_webui_mapping import CURRENT_PARAMS_1DCDE41D  # tests/ is 
 from discord_echo.core.errors import HostUnavailableError, TrainingError
 from discord_echo.templates.trainer_rows import TokenizedRows
 from discord_echo.train import driver
+from discord_echo.train.config import TrainConfig
 from discord_echo.train.host import TrainRequest
 from discord_echo.train.profiles import profile
-from discord_echo.train.settings import TrainSettings
 from discord_echo.train.webui import host as host_module
 from discord_echo.train.webui.host import WebuiHost, check_trainable_model, reload_base_model, reload_in_4bit
 from discord_echo.train.webui.mapping import Run
@@ -80,7 +80,7 @@ class FakeWebui:
             self.shared.model_name = "None"
 
 
-def _request(tmp_path: Path, settings: TrainSettings = SETTINGS) -> TrainRequest:
+def _request(tmp_path: Path, settings: TrainConfig = SETTINGS) -> TrainRequest:
     datasets = tmp_path / "training" / "datasets"
     datasets.mkdir(parents=True, exist_ok=True)
     row = {"messages": [{"role": "user", "content": "hey"}, {"role": "assistant", "content": "yo"}]}
@@ -243,7 +243,7 @@ def test_reload_in_4bit_refuses_without_a_gpu(tmp_path, monkeypatch):
     fake = FakeWebui(tmp_path, _trains)
     fake.install(monkeypatch)
     with pytest.raises(HostUnavailableError, match="4-bit loading needs an NVIDIA GPU"):
-        reload_in_4bit(TrainSettings())
+        reload_in_4bit(TrainConfig())
     assert fake.shared.args.load_in_4bit is False and not fake.calls
 
 
@@ -252,7 +252,7 @@ def test_reload_in_4bit_sets_the_profile_flags_then_reloads(tmp_path, monkeypatc
     fake.install(monkeypatch)
     monkeypatch.setattr(host_module, "_hardware", lambda: (True, True, False))  # CUDA + bnb, no bf16 (Turing)
     fake.shared.args.cpu = False
-    notes = reload_in_4bit(TrainSettings())
+    notes = reload_in_4bit(TrainConfig())
     args = fake.shared.args
     assert (args.load_in_4bit, args.use_double_quant, args.quant_type, args.compute_dtype) == (
         True, True, "nf4", "float16",

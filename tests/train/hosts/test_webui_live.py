@@ -40,13 +40,13 @@ SCRIPT = textwrap.dedent(
 
     from discord_echo.templates.chat import load_renderer
     from discord_echo.dataset.samples import DatasetConfig
-    from discord_echo.dataset.pipeline import BuildSettings, build_dataset, write_build
+    from discord_echo.dataset.pipeline import BuildConfig, build_dataset, write_build
     from discord_echo.train.profiles import profile
     from discord_echo.train.tiny_models import build_tiny_model
     from discord_echo.train import driver
 
     model_dir = build_tiny_model(user_data / "models" / "tiny-echo")
-    build = BuildSettings(dataset=DatasetConfig(cutoff_len=256))
+    build = BuildConfig(dataset=DatasetConfig(cutoff_len=256))
     written = write_build(
         build_dataset([repo / "samples" / "alex_and_sam.json"], ["alex"], build, load_renderer(model_dir)),
         build, user_data, "echo",

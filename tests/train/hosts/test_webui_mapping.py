@@ -19,9 +19,9 @@ import pytest
 
 from discord_echo.core.errors import ConfigError, HostUnavailableError
 from discord_echo.dataset.writer import LEGACY_TRAIN_ONLY_AFTER
+from discord_echo.train.config import TrainConfig
 from discord_echo.train.host import TrainRequest
 from discord_echo.train.profiles import profile
-from discord_echo.train.settings import TrainSettings
 from discord_echo.train.webui.host import optimizer_choices
 from discord_echo.train.webui.mapping import (
     error_text,
@@ -89,7 +89,7 @@ def _request(tmp_path: Path, **kwargs) -> TrainRequest:
         "eval_dataset": datasets / "echo-eval.json",
         "lora_name": "echo",
         "loras_dir": tmp_path / "user_data" / "loras",
-        "settings": TrainSettings(),
+        "settings": TrainConfig(),
     }
     return TrainRequest(**{**values, **kwargs})
 
@@ -123,13 +123,13 @@ def test_optimizer_choices_are_read_from_the_training_tab_source():
 
 
 def test_every_current_parameter_is_supplied_by_name_in_order(tmp_path, current_params):
-    args = map_do_train_args(current_params, TrainSettings(), _request(tmp_path), rows=100)
+    args = map_do_train_args(current_params, TrainConfig(), _request(tmp_path), rows=100)
     assert list(args) == current_params
     assert signature_flavour(current_params) == "current"
 
 
 def test_current_argument_types(tmp_path, current_params):
-    args = map_do_train_args(current_params, TrainSettings(), _request(tmp_path), rows=100)
+    args = map_do_train_args(current_params, TrainConfig(), _request(tmp_path), rows=100)
     assert args["learning_rate"] == "0.0002" and float(args["learning_rate"]) == 2e-4
     for name in INTS:
         if name in args:
@@ -143,7 +143,7 @@ def test_current_argument_types(tmp_path, current_params):
 
 
 def test_current_defaults_map_onto_the_webui_names(tmp_path, current_params):
-    settings = TrainSettings()
+    settings = TrainConfig()
     args = map_do_train_args(current_params, settings, _request(tmp_path), rows=100)
     assert args["all_linear"] is True
     assert args["dataset"] == "echo" and args["eval_dataset"] == "echo-eval"
@@ -166,7 +166,7 @@ def test_current_defaults_map_onto_the_webui_names(tmp_path, current_params):
 def test_warmup_is_the_ratio_of_the_real_optimizer_steps_in_micro_batches(
     tmp_path, rows, micro, batch, epochs, ratio, optimizer_steps, warmup
 ):
-    settings = replace(TrainSettings(), micro_batch_size=micro, batch_size=batch, epochs=epochs, warmup_ratio=ratio)
+    settings = replace(TrainConfig(), micro_batch_size=micro, batch_size=batch, epochs=epochs, warmup_ratio=ratio)
     assert settings.total_steps(rows) == optimizer_steps == math.ceil(epochs * math.ceil(rows / batch))
     args = map_do_train_args(CURRENT_PARAMS_1DCDE41D, settings, _request(tmp_path), rows=rows)
     grad_accum = batch // micro
@@ -179,7 +179,7 @@ def test_rows_default_to_the_dataset_length(tmp_path):
     request = _request(tmp_path)
     request.dataset.parent.mkdir(parents=True)
     request.dataset.write_text("[" + ",".join(['{"messages": []}'] * 100) + "]", encoding="utf-8")
-    settings = replace(TrainSettings(), warmup_ratio=0.5)
+    settings = replace(TrainConfig(), warmup_ratio=0.5)
     from_file = map_do_train_args(CURRENT_PARAMS_1DCDE41D, settings, request)
     assert (
         from_file["warmup_steps"]
@@ -188,7 +188,7 @@ def test_rows_default_to_the_dataset_length(tmp_path):
 
 
 def test_save_and_eval_steps_are_counted_in_micro_batches(tmp_path):
-    settings = replace(TrainSettings(), micro_batch_size=2, batch_size=16, save_steps=50, eval_steps=25)
+    settings = replace(TrainConfig(), micro_batch_size=2, batch_size=16, save_steps=50, eval_steps=25)
     args = map_do_train_args(CURRENT_PARAMS_1DCDE41D, settings, _request(tmp_path), rows=500)
     assert (args["save_steps"], args["eval_steps"]) == (400, 200)
     # modules/training.py: actual_save_steps = math.ceil(save_steps / gradient_accumulation_steps), same for eval.
@@ -197,18 +197,18 @@ def test_save_and_eval_steps_are_counted_in_micro_batches(tmp_path):
 
 def test_with_an_eval_set_saves_fall_on_evaluation_steps(tmp_path):
     # The webui sets load_best_model_at_end with an eval set; HF refuses saves between evaluations.
-    never = replace(TrainSettings(), save_steps=0, eval_steps=20)
+    never = replace(TrainConfig(), save_steps=0, eval_steps=20)
     assert map_do_train_args(CURRENT_PARAMS_1DCDE41D, never, _request(tmp_path), rows=500)["save_steps"] == 20 * 16
     without_eval = _request(tmp_path, eval_dataset=None)
     args = map_do_train_args(CURRENT_PARAMS_1DCDE41D, never, without_eval, rows=500)
     assert args["save_steps"] == 0 and args["eval_dataset"] == "None"
-    odd = replace(TrainSettings(), save_steps=30, eval_steps=20)
+    odd = replace(TrainConfig(), save_steps=30, eval_steps=20)
     with pytest.raises(ConfigError, match=r"save_steps=30: must be a multiple of eval_steps \(20\)"):
         map_do_train_args(CURRENT_PARAMS_1DCDE41D, odd, _request(tmp_path), rows=500)
 
 
 def test_named_target_modules_become_the_projection_checkboxes(tmp_path):
-    settings = replace(TrainSettings(), target_modules="q_proj,v_proj,down_proj")
+    settings = replace(TrainConfig(), target_modules="q_proj,v_proj,down_proj")
     args = map_do_train_args(CURRENT_PARAMS_1DCDE41D, settings, _request(tmp_path), rows=10)
     assert args["all_linear"] is False
     flags = {k: v for k, v in args.items() if k.endswith("_proj_en")}
@@ -216,12 +216,12 @@ def test_named_target_modules_become_the_projection_checkboxes(tmp_path):
                      "gate_proj_en": False, "down_proj_en": True, "up_proj_en": False}  # fmt: skip
     with pytest.raises(ConfigError, match="can target only"):
         map_do_train_args(
-            CURRENT_PARAMS_1DCDE41D, replace(TrainSettings(), target_modules="c_attn"), _request(tmp_path), rows=10
+            CURRENT_PARAMS_1DCDE41D, replace(TrainConfig(), target_modules="c_attn"), _request(tmp_path), rows=10
         )
 
 
 def test_template_resume_and_fractional_epochs(tmp_path):
-    settings = replace(TrainSettings(), epochs=1.5)
+    settings = replace(TrainConfig(), epochs=1.5)
     args = map_do_train_args(
         CURRENT_PARAMS_1DCDE41D, settings, _request(tmp_path, template="ChatML", resume=True), rows=10
     )
@@ -241,7 +241,7 @@ def test_template_resume_and_fractional_epochs(tmp_path):
 )
 def test_optimizer_is_the_closest_the_webui_offers(tmp_path, wanted, choices, picked):
     assert pick_optimizer(wanted, choices) == picked
-    settings = replace(TrainSettings(), optimizer=wanted)
+    settings = replace(TrainConfig(), optimizer=wanted)
     args = map_do_train_args(CURRENT_PARAMS_1DCDE41D, settings, _request(tmp_path), rows=10, optimizer_choices=choices)
     assert args["optimizer"] == picked
 
@@ -266,7 +266,7 @@ def test_every_legacy_parameter_is_supplied_by_name(tmp_path, legacy_params):
 
 def test_legacy_mapping_picks_the_format_file_and_train_only_after(tmp_path, legacy_params):
     args = map_do_train_args(
-        legacy_params, TrainSettings(), _request(tmp_path), rows=100, chat_template=CHATML_TEMPLATE
+        legacy_params, TrainConfig(), _request(tmp_path), rows=100, chat_template=CHATML_TEMPLATE
     )
     assert args["format"] == "discord-echo-chatml"
     assert args["train_only_after"] == "<|im_start|>assistant\n" == LEGACY_TRAIN_ONLY_AFTER["chatml"]
@@ -304,7 +304,7 @@ def test_legacy_family_unknown_names_the_choices():
 def test_unknown_signature_is_one_error_naming_the_differences(tmp_path):
     changed = [p for p in CURRENT_PARAMS_1DCDE41D if p != "format"] + ["chat_format", "seed"]
     with pytest.raises(HostUnavailableError) as caught:
-        map_do_train_args(changed, TrainSettings(), _request(tmp_path), rows=10)
+        map_do_train_args(changed, TrainConfig(), _request(tmp_path), rows=10)
     message = str(caught.value)
     assert "unknown parameters: chat_format, seed" in message
     assert "missing parameters: format" in message
@@ -315,7 +315,7 @@ def test_half_legacy_half_current_is_refused(tmp_path):
     mixed = [p for p in LEGACY_PARAMS_68714843 if p != "train_only_after"] + ["all_linear"]
     assert signature_flavour(mixed) is None
     with pytest.raises(HostUnavailableError, match="unknown parameters: all_linear; missing parameters: train_only"):
-        map_do_train_args(mixed, TrainSettings(), _request(tmp_path), rows=10)
+        map_do_train_args(mixed, TrainConfig(), _request(tmp_path), rows=10)
 
 
 # --- statuses (the strings do_train yields; docs/webui-trainer.md, The trainer) ---------------------------

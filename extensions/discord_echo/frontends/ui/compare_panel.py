@@ -82,7 +82,7 @@ class ComparePanel:
     def build(self) -> None:
         import gradio as gr
 
-        from discord_echo.evaluate.comparer import CompareSettings
+        from discord_echo.evaluate.comparer import CompareConfig
 
         c = self.c
         gr.Markdown("### Compare", elem_id=f"{PREFIX}-title")
@@ -100,7 +100,7 @@ class ComparePanel:
             )
         c["typed"] = gr.Textbox(label="…or write as your friend", elem_id=f"{PREFIX}-typed", lines=2)
         with gr.Accordion("Sampling", open=False, elem_id=f"{PREFIX}-sampling"):
-            self.settings_widgets = widgets_for(CompareSettings, f"{PREFIX}-setting")
+            self.settings_widgets = widgets_for(CompareConfig, f"{PREFIX}-setting")
         # --multi-user: comparing loads models and applies LoRAs to the shared one, so it is off.
         c["go"] = gr.Button("Compare", variant="primary", elem_id=f"{PREFIX}-go", interactive=owner_only(self.context))
         c["status"] = gr.HTML(elem_id=f"{PREFIX}-status")
@@ -193,9 +193,9 @@ class ComparePanel:
         return self._comparers.get(model, adapter, template, load)
 
     def _settings(self, values: list) -> Any:
-        from discord_echo.evaluate.comparer import CompareSettings
+        from discord_echo.evaluate.comparer import CompareConfig
 
-        return config_from(CompareSettings, dict(zip(self.settings_widgets, values, strict=True)))
+        return config_from(CompareConfig, dict(zip(self.settings_widgets, values, strict=True)))
 
     # -- handlers ------------------------------------------------------------------------------
     @guarded(_load_failed, owner="reading the held-out conversations")

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from discord_echo.core.errors import EchoError
 from discord_echo.dataset.cleaning import CleaningConfig
 from discord_echo.dataset.conversations import ConversationConfig
+from discord_echo.dataset.pipeline import BuildConfig
 from discord_echo.dataset.privacy.scrubber import PrivacyConfig
 from discord_echo.dataset.samples import DatasetConfig
 from discord_echo.frontends.ui.forms import config_from, widgets_for
@@ -49,7 +50,8 @@ STAGES = {
     "conversations": ConversationConfig,
     "dataset": DatasetConfig,
 }
-STAGE_TITLES = {"cleaning": "Cleaning", "privacy": "Privacy", "conversations": "Conversations", "dataset": "Samples"}
+# Accordion titles are the BuildConfig fields' labels ("Cleaning", "Privacy", ...), written once there.
+STAGE_TITLES = {f.name: f.metadata["label"] for f in fields(BuildConfig) if f.name != "read"}
 
 
 @dataclass
@@ -244,14 +246,13 @@ class EchoTab:
         }
 
     def settings_from(self, values: list) -> Any:
-        from discord_echo.dataset.pipeline import BuildSettings
 
         configs, position = {}, 0
         for stage, cls in STAGES.items():
             names = list(self.forms[stage])
             configs[stage] = config_from(cls, dict(zip(names, values[position : position + len(names)], strict=True)))
             position += len(names)
-        return BuildSettings(read=self.context.read_config, **configs)
+        return BuildConfig(read=self.context.read_config, **configs)
 
     @guarded(_in_status)
     def on_preview(self, paths, me, model, template, progress=_PROGRESS, *values):

@@ -26,9 +26,9 @@ from discord_echo.frontends.ui.guard import guarded, owner_only
 from discord_echo.frontends.ui.parts import DatasetParts, TrainParts
 from discord_echo.frontends.ui.render import error_html
 from discord_echo.templates.chat import CHAT_TEMPLATE
+from discord_echo.train.config import TrainConfig
 from discord_echo.train.host import TrainProgress, TrainResult
 from discord_echo.train.profiles import DEFAULT_PROFILE, PROFILES
-from discord_echo.train.settings import TrainSettings
 
 log = logging.getLogger("discord_echo")
 PREFIX = "discord-echo-train"
@@ -42,7 +42,7 @@ def card_gb(profile_name: str) -> float | None:
     return float(match[1]) if match else None
 
 
-def memory_html(model: str, settings: TrainSettings, profile_name: str) -> tuple[str, bool]:
+def memory_html(model: str, settings: TrainConfig, profile_name: str) -> tuple[str, bool]:
     """``(html, worrying)``: the VRAM estimate for a local model folder, with suggestions if it may not fit."""
     from discord_echo.train.vram import ModelShape, estimate_vram
 
@@ -155,7 +155,7 @@ class TrainPanel:
             )
         with gr.Accordion("Training settings", open=False, elem_id=f"{PREFIX}-settings"):
             self.settings_widgets = widgets_for(
-                TrainSettings, f"{PREFIX}-setting", values=PROFILES.get(context.default_profile)
+                TrainConfig, f"{PREFIX}-setting", values=PROFILES.get(context.default_profile)
             )
         c["memory"] = gr.HTML(elem_id=f"{PREFIX}-memory")
         with gr.Row():
@@ -190,8 +190,8 @@ class TrainPanel:
             c["reload"].click(self.on_reload_4bit, widgets, [c["memory"]])
 
     # -- handlers ---------------------------------------------------------------------------
-    def settings_from(self, values: list) -> TrainSettings:
-        return config_from(TrainSettings, dict(zip(self.settings_widgets, values, strict=True)))
+    def settings_from(self, values: list) -> TrainConfig:
+        return config_from(TrainConfig, dict(zip(self.settings_widgets, values, strict=True)))
 
     def on_profile(self, name: str) -> list:
         self._profile_name = name if name in PROFILES else DEFAULT_PROFILE

@@ -33,10 +33,10 @@ from typing import Any
 from discord_echo.core.errors import ConfigError, HostUnavailableError, TrainingError
 from discord_echo.core.safe_files import replacing_folder
 from discord_echo.templates.trainer_rows import TokenizedRows
+from discord_echo.train.config import TrainConfig
 from discord_echo.train.driver import prepare
 from discord_echo.train.host import ProgressCallback, TrainProgress, TrainRequest, TrainResult
 from discord_echo.train.profiles import HardwarePlan, plan_hardware
-from discord_echo.train.settings import TrainSettings
 from discord_echo.train.standalone.trainer import build_trainer, out_of_memory, progress_callback
 
 REQUIRED = ("torch", "transformers", "peft", "accelerate")
@@ -69,7 +69,7 @@ class StandaloneHost:
         """Never: this host trains chat rows only."""
         return False
 
-    def plan(self, settings: TrainSettings) -> HardwarePlan:
+    def plan(self, settings: TrainConfig) -> HardwarePlan:
         """What the settings become on this machine (see ``profiles.plan_hardware``)."""
         import torch
 
@@ -87,7 +87,7 @@ class StandaloneHost:
     ) -> TrainResult:
         if not self.available():
             raise HostUnavailableError(self.name, self.unavailable_reason())
-        settings: TrainSettings = request.settings
+        settings: TrainConfig = request.settings
         report = on_progress or (lambda progress: None)
         stop = stop or threading.Event()
         prepared = prepare(request, self, lambda: _load_tokenizer(request.model))
@@ -184,7 +184,7 @@ def _load_tokenizer(model: str) -> Any:
     return tokenizer
 
 
-def model_load_kwargs(settings: TrainSettings, plan: HardwarePlan) -> dict[str, Any]:
+def model_load_kwargs(settings: TrainConfig, plan: HardwarePlan) -> dict[str, Any]:
     """``from_pretrained`` arguments: the dtype, bitsandbytes 4-bit settings only in a CUDA 4-bit plan."""
     import torch
 
@@ -204,7 +204,7 @@ def model_load_kwargs(settings: TrainSettings, plan: HardwarePlan) -> dict[str, 
     return kwargs
 
 
-def _load_model(model: str, settings: TrainSettings, plan: HardwarePlan) -> Any:
+def _load_model(model: str, settings: TrainConfig, plan: HardwarePlan) -> Any:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
@@ -252,7 +252,7 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
 
 
-def _parameters(request: TrainRequest, settings: TrainSettings, plan: HardwarePlan, rows: TokenizedRows) -> dict:
+def _parameters(request: TrainRequest, settings: TrainConfig, plan: HardwarePlan, rows: TokenizedRows) -> dict:
     return {
         "settings": settings.to_dict(),
         "effective": asdict(plan),

@@ -1,6 +1,6 @@
 """The HF ``Trainer`` set up for train/standalone/host.py: arguments from the settings, padding, progress, stop.
 
-``build_trainer`` maps ``TrainSettings`` + the ``HardwarePlan`` to ``TrainingArguments`` (optimizer steps
+``build_trainer`` maps ``TrainConfig`` + the ``HardwarePlan`` to ``TrainingArguments`` (optimizer steps
 for save/eval, warmup as a share of the run, checkpoints pruned to ``save_total_limit``); ``collator`` pads
 like the webui's ``collate_fn`` (pad id, labels -100, attention 0); ``progress_callback`` turns the Trainer's
 logs into ``TrainProgress`` (loss, eval loss, learning rate, tokens/s, ETA) and a set ``stop`` event into a
@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from discord_echo.templates.trainer_rows import TokenizedRows
+from discord_echo.train.config import TrainConfig
 from discord_echo.train.host import ProgressCallback, TrainProgress
 from discord_echo.train.profiles import HardwarePlan
-from discord_echo.train.settings import TrainSettings
 
 
 def build_trainer(
     model: Any,
     tokenizer: Any,
-    settings: TrainSettings,
+    settings: TrainConfig,
     plan: HardwarePlan,
     adapter_dir: Path,
     train_rows: TokenizedRows,

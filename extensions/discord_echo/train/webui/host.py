@@ -31,10 +31,10 @@ from typing import Any
 
 from discord_echo.core.errors import ConfigError, HostUnavailableError, TrainingError
 from discord_echo.core.safe_files import replacing_folder
+from discord_echo.train.config import TrainConfig
 from discord_echo.train.driver import prepare
 from discord_echo.train.host import ProgressCallback, TrainProgress, TrainRequest, TrainResult
 from discord_echo.train.profiles import plan_hardware
-from discord_echo.train.settings import TrainSettings
 from discord_echo.train.webui.mapping import HOST, Run, error_text, map_do_train_args, signature_flavour
 
 # Model classes of the webui's non-Transformers loaders (some subclass PreTrainedModel but cannot train).
@@ -111,7 +111,7 @@ def reload_base_model() -> None:
         raise HostUnavailableError(HOST, f"reloading {name} failed; see the webui console, then load it again")
 
 
-def reload_in_4bit(settings: TrainSettings) -> list[str]:
+def reload_in_4bit(settings: TrainConfig) -> list[str]:
     """Reload the loaded model in 4-bit as the profile asks (QLoRA); returns notes on what was adjusted."""
     check_trainable_model()
     shared = webui_shared()

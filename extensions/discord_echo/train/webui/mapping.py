@@ -31,8 +31,8 @@ from typing import Any, Literal
 from discord_echo.core.errors import ConfigError, HostUnavailableError
 from discord_echo.dataset.writer import LEGACY_FORMATS, LEGACY_TRAIN_ONLY_AFTER
 from discord_echo.templates.chat import CHAT_TEMPLATE
+from discord_echo.train.config import TrainConfig
 from discord_echo.train.host import ProgressCallback, TrainProgress, TrainRequest, TrainResult
-from discord_echo.train.settings import TrainSettings
 
 HOST = "text-generation-webui"
 PROJECTIONS = ("q", "v", "k", "o", "gate", "down", "up")  # the *_proj_en checkboxes of both trainers
@@ -67,7 +67,7 @@ def signature_flavour(signature_params: Sequence[str]) -> Flavour | None:
 
 def map_do_train_args(
     signature_params: Sequence[str],
-    settings: TrainSettings,
+    settings: TrainConfig,
     request: TrainRequest,
     *,
     rows: int | None = None,
@@ -103,7 +103,7 @@ def map_do_train_args(
 
 
 def _current_args(
-    settings: TrainSettings, request: TrainRequest, rows: int | None, choices: Sequence[str] | None
+    settings: TrainConfig, request: TrainRequest, rows: int | None, choices: Sequence[str] | None
 ) -> dict[str, Any]:
     ga = settings.grad_accum
     total = settings.total_steps(_count_rows(request.dataset) if rows is None else rows)

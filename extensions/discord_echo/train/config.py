@@ -1,4 +1,4 @@
-"""``TrainSettings``: every knob of one LoRA run, with its default, label and help written once in the field.
+"""``TrainConfig``: every knob of one LoRA run, with its default, label and help written once in the field.
 
 The tab and the CLI build their widgets and flags from the field metadata; ``profiles.py`` fills a set of
 these in for a given graphics card, and ``vram.py`` estimates what they cost. Pure Python: no torch import.
@@ -27,7 +27,7 @@ MAX_RANK = 1024
 
 
 @dataclass(frozen=True)
-class TrainSettings:
+class TrainConfig:
     """One LoRA training run's settings. Defaults = the 8 GB profile."""
 
     lora_rank: int = setting(16, "LoRA rank", "Size of the adapter. 8-16 is plenty for a writing style.")
@@ -151,7 +151,7 @@ class TrainSettings:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainSettings:
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Settings from ``to_dict`` output; keys this version does not know are dropped with a warning."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
