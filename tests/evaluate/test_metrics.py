@@ -21,6 +21,7 @@ from discord_echo.evaluate.metrics import (
     build_template,
     final_train_loss,
     flip_roles,
+    held_out_losses,
     held_out_pairs,
     overfit_warning,
     perplexity_warnings,
@@ -131,12 +132,36 @@ def test_final_train_loss_without_a_log(tmp_path):
     assert final_train_loss(tmp_path) is None
 
 
-@pytest.mark.parametrize(("loss", "warned"), [(None, False), (2.3, False), (1.0, False), (0.99, True), (0.1, True)])
-def test_overfit_warning_below_one(loss, warned):
-    warning = overfit_warning(loss)
+@pytest.mark.parametrize(
+    ("log", "expected"),
+    [
+        ({"log_history": [{"loss": 3.0}, {"eval_loss": 2.5}, {"loss": 2.0}, {"eval_loss": 2.2}]}, [2.5, 2.2]),
+        ({"loss": 0.5, "eval_loss": 1.9}, [1.9]),  # the webui's flat layout: the last evaluation only
+        ({"loss": 0.5}, []),
+        ([], []),
+    ],
+)
+def test_held_out_losses_reads_both_log_layouts(tmp_path, log, expected):
+    (tmp_path / "training_log.json").write_text(json.dumps(log))
+    assert held_out_losses(tmp_path) == expected
+
+
+@pytest.mark.parametrize(
+    ("losses", "warned"),
+    [
+        ([], False),
+        ([0.2], False),  # one evaluation shows no trend, however low
+        ([2.0, 1.5, 1.2], False),  # still falling
+        ([2.0, 1.2, 1.25], False),  # within 5 % of the lowest: noise
+        ([2.0, 1.2, 1.4], True),  # climbed back: memorising
+    ],
+)
+def test_overfit_warning_follows_the_held_out_loss_not_a_train_loss_threshold(losses, warned):
+    warning = overfit_warning(losses)
     assert (warning is not None) is warned
     if warned:
-        assert warning.kind == "overfit" and f"{loss:.2f}" in warning.message and "fewer epochs" in warning.message
+        assert warning.kind == "overfit" and "1.20" in warning.message and "1.40" in warning.message
+        assert "fewer epochs" in warning.message
 
 
 @pytest.mark.parametrize(
@@ -196,7 +221,10 @@ def test_build_rendering_unknown(tmp_path):
 
 
 def test_compare_modules_import_without_heavy_packages():
-    """style.md §5.1: importing the package (and the Compare API the UI builds widgets from) needs no torch."""
+    """Importing the package (and the Compare API the UI builds widgets from) needs no torch.
+
+    docs/architecture.md, Heavy imports stay at the edge.
+    """
     import subprocess
 
     code = (

@@ -8,13 +8,13 @@ texts (real or generated replies); gives:
   generates from ``pair.prompt`` and shows ``pair.reply`` beside the base and tuned replies.
 * ``their_samples(samples)``: the same conversations with the roles flipped, so the *friend's* turns are the
   scored assistant targets (speaker specificity: a LoRA that learned *me* must lower the perplexity of my
-  replies more than of theirs; landscape.md §6.7).
-* warnings: train loss far below 1.0, tuned not better than base, speaker specificity missing, a template
-  that renders differently between dataset build, training and comparison (landscape.md §4.3: the template
-  mismatch is the first cause of "unrelated" replies).
+  replies more than of theirs; docs/why-echoes-fail.md, Training on the friend's lines).
+* warnings: held-out loss rising again (overfitting), tuned not better than base, speaker specificity
+  missing, a template that renders differently between dataset build, training and comparison (docs/why-echoes-fail.md,
+  Template mismatch: the first cause of "unrelated" replies).
 
-Pure Python (the template check renders through ``chat_templates``, which needs no torch). Style figures are
-``style_stats.py``, the Markdown report ``evaluation_report.py``, the model side ``compare.py``.
+Pure Python (the template check renders through templates/chat.py, which needs no torch). Style figures are
+evaluate/style.py, the Markdown report evaluate/report.py, the model side evaluate/comparer.py.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def messages_of(sample: Any) -> list[ChatMessage]:
 
 
 def held_out_pairs(samples: Iterable[Any]) -> list[HeldOutPair]:
-    """One pair per assistant turn, prompt = ``messages[:i]`` (the trainer's prefix rule, chat_templates)."""
+    """One pair per assistant turn, prompt = ``messages[:i]`` (the trainer's prefix rule, templates/chat.py)."""
     pairs = []
     for sample in samples:
         messages = messages_of(sample)
@@ -152,42 +152,65 @@ class EchoWarning:
     message: str
 
 
-# The webui's rule of thumb (docs/05 - Training Tab.md, "Loss"; landscape.md §6.8): below 1.0 overfitting is
-# likely. Averaged over the last logged steps, since single-step losses of small batches jump around.
-OVERFIT_LOSS = 1.0
-LAST_LOSSES = 5
+# Overfitting shows on the held-out set, not in the train loss: a personal chat can be fitted to a low train loss
+# and still generalise, or memorised at a moderate one. Held-out loss that climbs back above its lowest point is
+# the sign the LoRA started copying my past lines instead of learning how I answer. 5 % above the lowest value
+# is past the step-to-step noise of the small eval sets a chat export yields.
+OVERFIT_RISE = 0.05
+
+
+def held_out_losses(adapter_dir: Path) -> list[float]:
+    """The held-out (eval) losses logged while training, in order; [] if there are none.
+
+    Reads both layouts of the adapter's ``training_log.json``: ours (``log_history``: the HF Trainer's list of
+    logged dicts, train/standalone/host.py) holds every evaluation; the webui's (one flat dict of the last
+    logged values, its ``train_log``) holds at most the last one.
+    """
+    data = _training_log(adapter_dir)
+    history = data.get("log_history")
+    if isinstance(history, list):
+        return [float(e["eval_loss"]) for e in history if isinstance(e, dict) and _number(e.get("eval_loss"))]
+    return [float(data["eval_loss"])] if _number(data.get("eval_loss")) else []
 
 
 def final_train_loss(adapter_dir: Path) -> float | None:
-    """Mean of the last logged train losses in the adapter's ``training_log.json``; None if there is none.
-
-    Reads both layouts: ours (``log_history``: the HF Trainer's list of logged dicts, hosts/standalone.py)
-    and the webui's (one flat dict holding the last logged ``loss``; modules/training.py ``train_log``).
-    """
-    path = Path(adapter_dir) / "training_log.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict):
-        return None
+    """Mean of the last logged train losses in the adapter's ``training_log.json``; None if there is none."""
+    data = _training_log(adapter_dir)
     history = data.get("log_history")
     if isinstance(history, list):
-        losses = [float(e["loss"]) for e in history if isinstance(e, dict) and isinstance(e.get("loss"), (int, float))]
+        losses = [float(e["loss"]) for e in history if isinstance(e, dict) and _number(e.get("loss"))]
         return statistics.fmean(losses[-LAST_LOSSES:]) if losses else None
-    loss = data.get("loss")
-    return float(loss) if isinstance(loss, (int, float)) else None
+    return float(data["loss"]) if _number(data.get("loss")) else None
 
 
-def overfit_warning(final_loss: float | None) -> EchoWarning | None:
-    """A warning when the final train loss is below ``OVERFIT_LOSS``."""
-    if final_loss is None or final_loss >= OVERFIT_LOSS:
+LAST_LOSSES = 5  # single-step losses of small batches jump around: average the last few
+
+
+def _training_log(adapter_dir: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((Path(adapter_dir) / "training_log.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def overfit_warning(eval_losses: Sequence[float]) -> EchoWarning | None:
+    """A warning when the last held-out loss is more than ``OVERFIT_RISE`` above the lowest one before it."""
+    if len(eval_losses) < 2:
+        return None
+    lowest, last = min(eval_losses), eval_losses[-1]
+    if last <= lowest * (1 + OVERFIT_RISE):
         return None
     return EchoWarning(
         "overfit",
-        f"The final training loss is {final_loss:.2f}, below {OVERFIT_LOSS:.1f}: the LoRA has probably memorised "
-        "your messages (the webui's rule of thumb). Expect replies copied from the chat. Train again with fewer "
-        "epochs or a lower learning rate, or use an earlier checkpoint.",
+        f"The held-out loss rose from its lowest {lowest:.2f} to {last:.2f} at the end of training: the LoRA "
+        "started memorising your old messages instead of learning how you answer. Expect replies copied from "
+        "the chat. Train again with fewer epochs or a lower learning rate, or use the checkpoint saved near "
+        "the lowest held-out loss.",
     )
 
 

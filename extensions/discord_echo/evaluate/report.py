@@ -1,9 +1,9 @@
 """The Compare results as tables, chart rows and a Markdown report saved next to the LoRA.
 
-``evaluate(comparer, held_out, me, settings)`` runs a whole comparison with a ``compare.Comparer`` and fills a
+``evaluate(comparer, held_out, me, settings)`` runs a whole comparison with a ``comparer.Comparer`` and fills a
 ``CompareReport``: perplexities of my and the others' held-out replies, base vs tuned; style statistics of
 real, base and tuned replies to the same prompts; sample rows; warnings. ``perplexity_table``,
-``perplexity_chart`` and ``style_stats.style_table`` give what the UI shows; ``write_report`` saves
+``perplexity_chart`` and ``style.style_table`` give what the UI shows; ``write_report`` saves
 ``discord_echo_report.md`` in the adapter folder. The report is ours: it is rewritten on each evaluation,
 but a file of that name that does not start with our marker line (the user's own notes) is never replaced.
 No torch import here: the model work is the comparer's.
@@ -20,15 +20,24 @@ from typing import Any
 
 from discord_echo.core.errors import ConfigError
 from discord_echo.core.safe_files import FileExistsRefusedError, atomic_write
-from discord_echo.evaluate.comparer import Comparer, CompareRow, CompareConfig
+from discord_echo.evaluate.blind_test import BlindTest
+from discord_echo.evaluate.comparer import CompareConfig, Comparer, CompareRow
+from discord_echo.evaluate.echo_metrics import (
+    SpeakerSpecificity,
+    Topicality,
+    speaker_specificity,
+    style_gaps,
+    topicality,
+)
 from discord_echo.evaluate.metrics import (
     PROBE,
     EchoWarning,
     PerplexityPair,
-    final_train_loss,
+    held_out_losses,
     held_out_pairs,
     overfit_warning,
     perplexity_warnings,
+    pick,
     template_warnings,
     their_samples,
 )
@@ -55,6 +64,11 @@ class CompareReport:
     rows: list[CompareRow] = field(default_factory=list)
     warnings: list[EchoWarning] = field(default_factory=list)
     instructions: str = ""
+    # "real", "base", "tuned": how much better each set of replies fits its own prompt than another (base judge)
+    topicality: dict[str, Topicality] = field(default_factory=dict)
+    specificity: SpeakerSpecificity | None = None
+    style_gap: dict[str, float] = field(default_factory=dict)  # "base", "tuned": style distance to the real replies
+    blind: BlindTest | None = None  # the "Which one is you?" rounds, once someone has answered them
 
 
 def evaluate(
@@ -67,8 +81,8 @@ def evaluate(
 ) -> CompareReport:
     """Perplexities (mine and theirs), ``n`` sample rows with style statistics, and warnings.
 
-    ``held_out``: the build's held-out samples. ``build_rendering``: ``evaluation.PROBE`` as the dataset build
-    rendered it (``evaluation.build_rendering(sidecar)``), for the template check.
+    ``held_out``: the build's held-out samples. ``build_rendering``: ``metrics.PROBE`` as the dataset build
+    rendered it (``metrics.build_rendering(sidecar)``), for the template check.
     """
     if not held_out_pairs(held_out):
         raise ConfigError("held_out", len(held_out), "no held-out replies to compare: rebuild with a held-out share")
@@ -79,15 +93,23 @@ def evaluate(
     if theirs:
         base, tuned = comparer.score(theirs, False), comparer.score(theirs, True)
         their_pair = PerplexityPair(base.perplexity, tuned.perplexity, tuned.tokens)
-    rows = comparer.batch(held_out_pairs(held_out), n, settings)
+    picked = pick(held_out_pairs(held_out), n)
+    rows = comparer.batch(picked, len(picked), settings)
     style = {
         "real": style_stats(r.real for r in rows),
         "base": style_stats(r.base for r in rows),
         "tuned": style_stats(r.tuned for r in rows),
     }
+    prompts = [pair.prompt for pair in picked]
+    on_topic = {
+        kind: found
+        for kind, replies in (("real", [r.real for r in rows]), ("base", [r.base for r in rows]),
+                              ("tuned", [r.tuned for r in rows]))  # fmt: skip
+        if (found := topicality(comparer, prompts, replies)) is not None
+    }
     warnings = perplexity_warnings(mine, their_pair)
     if comparer.adapter_dir is not None:
-        found = overfit_warning(final_train_loss(comparer.adapter_dir))
+        found = overfit_warning(held_out_losses(comparer.adapter_dir))
         warnings[:0] = [found] if found else []
     renderings = {
         "dataset build": build_rendering,
@@ -106,6 +128,9 @@ def evaluate(
         style=style,
         rows=rows,
         warnings=warnings,
+        topicality=on_topic,
+        specificity=speaker_specificity(mine, their_pair),
+        style_gap=style_gaps(style),
     )
 
 
@@ -116,6 +141,16 @@ def perplexity_table(report: CompareReport) -> tuple[list[str], list[list[Any]]]
     for label, pair in (("yours", report.mine), ("the others'", report.theirs)):
         if pair is not None:
             rows.append([label, round(pair.base, 2), round(pair.tuned, 2), f"{-pair.reduction:+.0%}", pair.tokens])
+    return headers, rows
+
+
+def topicality_table(report: CompareReport) -> tuple[list[str], list[list[Any]]]:
+    """``(headers, rows)``: topicality of the real, base and tuned replies, per token and per reply."""
+    headers = ["replies", "per token", "per reply", "scored replies"]
+    rows = [
+        [kind, round(found.per_token, 3), round(found.per_reply, 2), found.replies]
+        for kind, found in report.topicality.items()
+    ]
     return headers, rows
 
 
@@ -155,12 +190,34 @@ def render_report(report: CompareReport) -> str:
         lines += ["", "```", *_bars(report), "```"]
     else:
         lines.append("Not measured (no held-out replies).")
+    lines += ["", "## Speaker specificity", ""]
+    if report.specificity is not None:
+        s = report.specificity
+        lines += [
+            f"- your held-out replies: perplexity {s.mine_change:+.0%}",
+            f"- the others' lines, scored as if they were yours: perplexity {s.theirs_change:+.0%}",
+            f"- specificity: {s.nats_per_token:+.3f} nats per token (above 0: it learned you, not the chat)",
+        ]
+    else:
+        lines.append("Not measured (no lines of the others in the held-out set).")
+    lines += ["", "## On topic? (base model as judge; higher is more related to the friend's message)", ""]
+    if report.topicality:
+        headers, rows = topicality_table(report)
+        lines += _table(headers, rows)
+        lines += ["", "log p(reply | its own prompt) - log p(reply | another held-out prompt), in nats."]
+    else:
+        lines.append("Not measured (fewer than two held-out prompts).")
     lines += ["", "## Style of the replies (same prompts for all three)", ""]
     if report.style:
         headers, rows = style_table(report.style)
         lines += _table(headers, rows)
+        if report.style_gap:
+            gaps = ", ".join(f"{kind} {gap:.3f}" for kind, gap in report.style_gap.items())
+            lines += ["", f"Style distance to your real replies (0 = the same, lower is better): {gaps}."]
     else:
         lines.append("Not measured.")
+    if report.blind is not None:
+        lines += ["", "## Which one is you?", "", _text(report.blind.summary())]
     lines += ["", "## Sample replies", ""]
     if report.rows:
         lines += _table(["friend", "real", "base", "tuned"], [[r.prompt, r.real, r.base, r.tuned] for r in report.rows])
