@@ -80,12 +80,26 @@ def test_evaluate_scores_and_saves_the_report(trained_tab):
     out = cp.on_evaluate(
         tab.c["model"].value, "cmp-lora", "Chat Template", "cmp-echo", 3, *_values(cp.settings_widgets)
     )
-    status, numbers, chart, style, rows, report = out
+    status, numbers, chart, style, echo, rows, report, evaluated = out
     assert status.startswith("Evaluated")
     assert len(rows) == 3 and list(rows.columns) == ["friend", "real", "base", "tuned"]
     assert set(chart["model"]) == {"base", "tuned"}
     assert "Report saved to" in report
-    assert (tab.context.loras_dir / "cmp-lora" / "discord_echo_report.md").is_file()
+    saved = tab.context.loras_dir / "cmp-lora" / "discord_echo_report.md"
+    assert saved.is_file()
+    # The numbers that say "on topic": topicality of real, base and tuned replies, and the style distance.
+    measures = list(echo["measure"])
+    assert "topicality per token (nats)" in measures and "style distance to your real replies" in measures
+    assert "## On topic?" in saved.read_text(encoding="utf-8")
+
+    # The blind test runs on the evaluated rows, one round at a time, and the report keeps its score.
+    score, test, friend, reply_a, reply_b = cp.on_blind_start(evaluated)
+    assert test is not None and len(test.rounds) == 3 and "none answered" in score
+    assert friend == test.rounds[0].prompt and {reply_a, reply_b} == set(test.rounds[0].options)
+    echo_side = test.rounds[0].echo_option
+    score, test, *_ = (cp.on_blind_pick_a if echo_side == 0 else cp.on_blind_pick_b)(evaluated, test)
+    assert test.passed == 1 and "1 of 1" in score
+    assert "## Which one is you?" in saved.read_text(encoding="utf-8")
 
 
 def test_character_is_written_once_and_instructions_say_instruct_mode(trained_tab):

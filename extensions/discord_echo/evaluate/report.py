@@ -154,6 +154,30 @@ def topicality_table(report: CompareReport) -> tuple[list[str], list[list[Any]]]
     return headers, rows
 
 
+def echo_table(report: CompareReport) -> list[list[Any]]:
+    """Rows ``[measure, real, base, tuned]``: topicality per token and per reply, style distance to the real."""
+    rows = []
+    for label, attribute in (("topicality per token (nats)", "per_token"), ("topicality per reply", "per_reply")):
+        found = [report.topicality.get(kind) for kind in KINDS]
+        if any(found):
+            rows.append([label, *(_rounded(getattr(f, attribute, None)) for f in found)])
+    if report.style_gap:
+        gaps = [report.style_gap.get(kind) for kind in KINDS[1:]]
+        rows.append(["style distance to your real replies", 0.0, *map(_rounded, gaps)])
+    if report.specificity is not None:
+        s = report.specificity
+        rows.append(["perplexity change on your replies", "", "", f"{s.mine_change:+.0%}"])
+        rows.append(["perplexity change on the others' lines", "", "", f"{s.theirs_change:+.0%}"])
+    return rows
+
+
+def _rounded(value: float | None) -> float | str:
+    return "" if value is None else round(value, 3)
+
+
+KINDS = ("real", "base", "tuned")
+
+
 def perplexity_chart(report: CompareReport) -> list[dict[str, Any]]:
     """Long-form rows ``{"replies", "model", "perplexity"}`` for a grouped bar chart (gr.BarPlot)."""
     points = []

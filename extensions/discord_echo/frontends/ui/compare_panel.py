@@ -57,11 +57,26 @@ def _evaluate_failed(panel: ComparePanel, html: str) -> tuple:
     import pandas as pd
 
     empty = pd.DataFrame()
-    return html, empty, empty, empty, empty, ""
+    return html, empty, empty, empty, empty, empty, "", None
+
+
+def _blind_failed(panel: ComparePanel, html: str) -> tuple:
+    return html, None, "", "", ""
 
 
 def _character_failed(panel: ComparePanel, html: str) -> tuple:
     return html, ""
+
+
+ECHO_HEADERS = ["measure", "real", "base", "tuned"]
+
+
+def _round_fields(test: Any) -> tuple[str, str, str]:
+    """The friend's message and replies A and B of the first unanswered round (empty when all are done)."""
+    for round_, pick in zip(test.rounds, test.picks, strict=True):
+        if pick is None:
+            return round_.prompt, round_.options[0], round_.options[1]
+    return "", "", ""
 
 
 class ComparePanel:
@@ -135,7 +150,31 @@ class ComparePanel:
             interactive=False,
             elem_id=f"{PREFIX}-rows",
         )
+        c["echo"] = gr.Dataframe(
+            label="Like you and on topic? (topicality: base model as judge, higher = more related to the message)",
+            headers=ECHO_HEADERS,
+            interactive=False,
+            elem_id=f"{PREFIX}-echo",
+        )
         c["report"] = gr.HTML(elem_id=f"{PREFIX}-report")
+        gr.Markdown(
+            "#### Which one is you?\nA blind test on the evaluated prompts: your real reply and your echo's, in a "
+            "random order. Pick the one you wrote; the echo passes when you pick its reply.",
+            elem_id=f"{PREFIX}-blind-title",
+        )
+        c["blind_start"] = gr.Button(
+            "Start the blind test", elem_id=f"{PREFIX}-blind-start", interactive=owner_only(self.context)
+        )
+        c["blind_prompt"] = gr.Textbox(label="Your friend said", interactive=False, elem_id=f"{PREFIX}-blind-prompt")
+        with gr.Row():
+            c["blind_a"] = gr.Textbox(label="Reply A", interactive=False, elem_id=f"{PREFIX}-blind-a")
+            c["blind_b"] = gr.Textbox(label="Reply B", interactive=False, elem_id=f"{PREFIX}-blind-b")
+        with gr.Row():
+            c["pick_a"] = gr.Button("A is me", elem_id=f"{PREFIX}-pick-a", interactive=owner_only(self.context))
+            c["pick_b"] = gr.Button("B is me", elem_id=f"{PREFIX}-pick-b", interactive=owner_only(self.context))
+        c["blind_score"] = gr.HTML(elem_id=f"{PREFIX}-blind-score")
+        c["evaluated"] = gr.State(None)  # the last CompareReport, which the blind test adds to
+        c["blind"] = gr.State(None)
         with gr.Row():
             c["character"] = gr.Button(
                 "Write chat character", elem_id=f"{PREFIX}-character", interactive=owner_only(self.context)
@@ -155,8 +194,14 @@ class ComparePanel:
         c["go"].click(self.on_compare, go_inputs, [c["status"], c["prompt"], c["real"], c["base"], c["tuned"]])
         eval_inputs = [dataset.model, lora, dataset.template, dataset.name, c["n"], *widgets]
         c["evaluate"].click(
-            self.on_evaluate, eval_inputs, [c["status"], c["numbers"], c["chart"], c["style"], c["rows"], c["report"]]
+            self.on_evaluate,
+            eval_inputs,
+            [c["status"], c["numbers"], c["chart"], c["style"], c["echo"], c["rows"], c["report"], c["evaluated"]],
         )
+        blind_outputs = [c["blind_score"], c["blind"], c["blind_prompt"], c["blind_a"], c["blind_b"]]
+        c["blind_start"].click(self.on_blind_start, [c["evaluated"]], blind_outputs)
+        c["pick_a"].click(self.on_blind_pick_a, [c["evaluated"], c["blind"]], blind_outputs)
+        c["pick_b"].click(self.on_blind_pick_b, [c["evaluated"], c["blind"]], blind_outputs)
         c["character"].click(
             self.on_character,
             [dataset.name, dataset.template, c["replace_character"]],
@@ -229,7 +274,7 @@ class ComparePanel:
     def on_evaluate(self, model, lora, template, dataset, n, *values):
         import pandas as pd
 
-        from discord_echo.evaluate.report import perplexity_chart, perplexity_table, write_report
+        from discord_echo.evaluate.report import echo_table, perplexity_chart, perplexity_table, write_report
         from discord_echo.evaluate.style import style_table
 
         build = self._build(dataset)
@@ -249,9 +294,44 @@ class ComparePanel:
             pd.DataFrame(table, columns=headers),
             pd.DataFrame(perplexity_chart(report)),
             pd.DataFrame(style_rows, columns=style_headers),
+            pd.DataFrame(echo_table(report), columns=ECHO_HEADERS),
             side,
             evaluation_html([w.message for w in report.warnings], path),
+            report,
         )
+
+    # -- the blind test ---------------------------------------------------------------------------
+
+    @guarded(_blind_failed, owner="reading the held-out conversations")
+    def on_blind_start(self, report):
+        from discord_echo.evaluate.blind_test import blind_test
+
+        if report is None:
+            raise EchoError("evaluate first: the blind test uses the evaluated prompts")
+        test = blind_test(report.rows, seed=int(report.settings.get("seed", 0) or 0))
+        return (escape(test.summary()), test, *_round_fields(test))
+
+    def on_blind_pick_a(self, report, test):
+        return self._blind_pick(report, test, 0)
+
+    def on_blind_pick_b(self, report, test):
+        return self._blind_pick(report, test, 1)
+
+    @guarded(_blind_failed, owner="writing files")
+    def _blind_pick(self, report, test, option: int):
+        """Record the pick for the first unanswered round, save it in the report, show the next round."""
+        from discord_echo.evaluate.report import write_report
+
+        if report is None or test is None:
+            raise EchoError("start the blind test first")
+        open_rounds = [i for i, pick in enumerate(test.picks) if pick is None]
+        if not open_rounds:
+            return (escape(test.summary()) + " All rounds answered.", test, "", "", "")
+        test.pick(open_rounds[0], option)
+        report.blind = test
+        if report.adapter:
+            write_report(report.adapter, report)
+        return (escape(test.summary()), test, *_round_fields(test))
 
     @guarded(_character_failed, owner="writing files")
     def on_character(self, dataset, template, replace_existing):
