@@ -461,7 +461,16 @@ _HTML_ATTRS = rb"""\s(?:data-message-id|class|title|onclick|href|src|data-user-i
 
 
 def html_markup(data: bytes, rng: random.Random, corpus: Corpus) -> tuple[bytes, str]:
-    how = rng.choice(("unclose", "unclose", "nest", "drop attribute", "bad id", "drop tag", "junk", "class", "style"))
+    hows = ("unclose", "unclose", "nest", "nest in message", "drop attribute", "bad id", "drop tag", "junk", "class")
+    how = rng.choice((*hows, "style"))
+    if how == "nest in message":  # deep markup inside one message's content: the messages after it must survive
+        found = list(re.finditer(rb'class="?chatlog__(?:content|markdown)[^>]*>', data))
+        if not found:
+            return data, "nest in message (none)"
+        at, depth = rng.choice(found).end(), rng.choice((240, 260, 300, 1000, 3000))
+        tag = rng.choice((b"span", b"b", b"em", b"div", b"blockquote"))
+        nested = (b"<" + tag + b">") * depth + b"deep" + (b"</" + tag + b">") * depth * (rng.random() < 0.7)
+        return data[:at] + nested + data[at:], f"html {depth} nested <{tag.decode()}> inside a message"
     if how == "unclose":
         sub, found = random.Random(rng.getrandbits(64)), list(re.finditer(rb"</[a-zA-Z]+>", data))
         if not found:
@@ -517,7 +526,8 @@ _SPECIFIC: dict[str, tuple[Mutator, ...]] = {
 _MEMBER_NAMES = (
     "{}", "export/{}", "../{}", "../../etc/{}", "/abs/{}", "C:\\x\\{}", "..\\..\\{}", "a/../../{}", "x [part 2]/{}",
     "{} [part 2].json", "chat-1.json", "chat-2.json", "x_Files/{}", "__MACOSX/._{}", ".{}", "dir/", "name\nline {}",
-    "é/{}", "{}.zip",
+    "é/{}", "{}.zip", "\x1b]0;retitled\x07{}", "\x1b[2J\x1b[H{}", "x\r  ERROR: fake {}", "a" * 250 + "{}",
+    "漢" * 90 + "{}", "\u202e{}",
 )  # fmt: skip
 _METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 
@@ -545,6 +555,16 @@ def _make_zip(rng: random.Random, corpus: Corpus) -> tuple[bytes, list[str]]:
         if rng.random() < 0.1:  # a small bomb: many MB of spaces in a few KB
             archive.writestr("bomb.json", b"{" + b" " * 8 * MB + b"}", compress_type=zipfile.ZIP_DEFLATED)
             steps.append("bomb member")
+        if rng.random() < 0.04:  # many members: the directory must be read once, and too many refused
+            count = rng.choice((500, 3000, 12_000))
+            for n in range(count):
+                archive.writestr(f"m/{n}.json", b'{"messages": []}')
+            steps.append(f"{count} tiny members")
+        if rng.random() < 0.03:  # many 1 MB members: each passes the per-member ratio check, together a bomb
+            count = rng.choice((20, 60))
+            for n in range(count):
+                archive.writestr(f"big/{n}.json", b"{" + b" " * (MB - 2) + b"}", compress_type=zipfile.ZIP_DEFLATED)
+            steps.append(f"{count} members of 1 MB")
     data = buffer.getvalue()
     for _ in range(rng.randint(0, 2)):
         op = rng.choice((_lie_sizes, _lie_sizes, _patch_header, truncate, flip_bytes, delete_span, insert_token))

@@ -570,6 +570,76 @@ def fill(template: str, rng: random.Random, kind: str) -> str:
         return value
 
 
+def national_phone(rng: random.Random) -> str:
+    """A number in the national format of a country other than the scrubber's default region (US), or a
+    US number as someone in another region writes it: what a single --phone-region used to let through."""
+    return rng.choice(
+        [
+            f"020 7{rng.choice('3469')}{digits(rng, 2)} {digits(rng, 4)}",  # London
+            f"07{rng.choice(['400', '500', '712', '800', '900'])} {digits(rng, 6)}",  # UK mobile
+            f"030 {rng.randint(2, 9)}{digits(rng, 7)}",  # Berlin
+            f"0{rng.choice(['151', '160', '170', '176'])} {digits(rng, 8)}",  # DE mobile
+            f"01 {rng.randint(40, 59)} {digits(rng, 2)} {digits(rng, 2)} {digits(rng, 2)}",  # Paris
+            f"06 {rng.randint(10, 99)} {digits(rng, 2)} {digits(rng, 2)} {digits(rng, 2)}",  # FR mobile
+            f"8 (495) {rng.randint(2, 9)}{digits(rng, 2)}-{digits(rng, 2)}-{digits(rng, 2)}",  # Moscow
+            f"8 (9{rng.choice('0123')}{digits(rng, 1)}) {rng.randint(2, 9)}{digits(rng, 2)}-{digits(rng, 2)}-"
+            f"{digits(rng, 2)}",  # RU mobile
+            f"06 {rng.randint(1, 5)}{digits(rng, 7)}",  # NL mobile
+            f"06-{rng.randint(1, 5)}{digits(rng, 7)}",
+        ]
+    )
+
+
+def aws_secret(rng: random.Random) -> str:
+    return rand(rng, string.ascii_letters + string.digits + "/+", 40)
+
+
+def webhook(rng: random.Random) -> str:
+    host = rng.choice(["discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com"])
+    return f"https://{host}/api/webhooks/{rng.randint(10**17, 10**19 - 1)}/{rand(rng, B64URL, 68)}"
+
+
+def resolver_ip(rng: random.Random) -> str:
+    return rng.choice(["8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9", "4.2.2.2", "4.2.2.1"])
+
+
+def dotted_card(rng: random.Random) -> str:
+    number = card_digits(rng)
+    while len(number) != 16:
+        number = card_digits(rng)
+    return ".".join(number[i : i + 4] for i in range(0, 16, 4))
+
+
+def idn_email(rng: random.Random) -> str:
+    user = rng.choice(FIRST) + rng.choice(["", ".", "_"]) + rng.choice(LAST)
+    return f"{user}@{rng.choice(['bücher.de', 'müller-gmbh.at', 'exämple.ch', 'пример.рф', '例え.jp', 'café.fr'])}"
+
+
+# Round two (issue 12): each value is labelled with the kind the scrubber promises for it.
+ROUND_TWO = {
+    "phone": (national_phone, ["call me on {v} tonight", "my number is {v}", "{v} (mobile)", "ring {v} pls"]),
+    "api_key": (
+        aws_secret,
+        ["aws_secret_access_key = {v}", 'AWS_SECRET_ACCESS_KEY="{v}"', '"SecretAccessKey": "{v}"', "secret: {v}"],
+    ),
+    "discord_token": (webhook, ["post to {v} for alerts", "webhook: {v}", "{v}"]),
+    "ip": (resolver_ip, ["set dns to {v}", "ping {v} works", "resolver {v} is down?"]),
+    "credit_card": (dotted_card, ["card {v} exp 12/29", "{v} is the number", "use {v}"]),
+    "email": (idn_email, ["mail {v} please", "write to {v}", "<{v}>"]),
+}
+ROUND_TWO_PER_KIND = 40
+ROUND_TWO_NEGATIVES = [
+    "firmware 1.12.0.30 bricked my router",
+    "updated to 1.12.0.30 firmware, works now",
+    "see section 1.2.3.4 of the spec",
+    "the 3.2.1.0 release is out",
+    "version 10.0.19045.3803 here",
+    "order 2024.05.01.1 shipped",
+    "pi is 3.1415926535",
+    "score was 0-12 final",
+]
+
+
 def main() -> None:
     rng = random.Random(SEED)
     records = []
@@ -590,6 +660,13 @@ def main() -> None:
         if text not in seen:
             seen.add(text)
             records.append({"text": text, "spans": []})
+    two = random.Random(SEED + 12)
+    for kind, (make, templates) in ROUND_TWO.items():
+        for i in range(ROUND_TWO_PER_KIND):
+            value = make(two)
+            text = templates[i % len(templates)].format(v=value)
+            records.append({"text": text, "spans": [{"kind": kind, "value": value}]})
+    records += [{"text": text, "spans": []} for text in ROUND_TWO_NEGATIVES]
     rng.shuffle(records)
     with OUT.open("w", encoding="utf-8") as out:
         for record in records:

@@ -60,7 +60,8 @@ def test_emails(text, expected):
         ("fr +33 6 12 34 56 78", "US", "fr [PHONE]"),
         ("in +91 98765 43210", "US", "in [PHONE]"),
         ("uk 020 7946 0958", "GB", "uk [PHONE]"),
-        ("uk 020 7946 0958", "US", "uk 020 7946 0958"),  # national UK format needs region GB
+        ("uk 020 7946 0958", "US", "uk [PHONE]"),  # national formats of other countries too (issue 12)
+        ("us (415) 555-2671", "GB", "us [PHONE]"),
         ("id 350123456789012345 at 1712345678", "US", "id 350123456789012345 at 1712345678"),
         ("count 1 2 3 4 5 6 7 8 9 10", "US", "count 1 2 3 4 5 6 7 8 9 10"),  # libphonenumber: +1 234-567-8910
         ("on 2024-03-15 14:30, order #112-4567890-1234567", "US", "on 2024-03-15 14:30, order #112-4567890-1234567"),
@@ -80,7 +81,7 @@ def test_phones(text, region, expected):
         ("http://[2001:db8::1234]:8080/", "http://[[IP]]:8080/"),
         ("v1.2.3 and 1.2.3 and python 3.11.4", "v1.2.3 and 1.2.3 and python 3.11.4"),
         ("version 10.0.0.1, build 172.16.0.12", "version 10.0.0.1, build 172.16.0.12"),  # version words win
-        ("section 1.2.3.4 and 8.8.8.8", "section 1.2.3.4 and 8.8.8.8"),  # all-single-digit quads skipped
+        ("section 1.2.3.4 and 8.8.8.8", "section 1.2.3.4 and [IP]"),  # single-digit quads: resolvers only
         ("localhost 127.0.0.1:8000, bind 0.0.0.0, ::1", "localhost 127.0.0.1:8000, bind 0.0.0.0, ::1"),
         ("10.0.19045.3803 and 1.2.3.4.5 and 256.1.1.1", "10.0.19045.3803 and 1.2.3.4.5 and 256.1.1.1"),
         (

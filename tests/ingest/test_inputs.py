@@ -96,8 +96,21 @@ def test_oversized_file_is_refused_with_the_limit_named(tmp_path):
 
 
 def test_missing_path_names_it(tmp_path):
-    with pytest.raises(UnsupportedExportError, match="nope.json: not a DiscordChatExporter export .no such file"):
+    from discord_echo.core.errors import InputPathError
+
+    with pytest.raises(InputPathError, match="nope.json: no such file or folder; check the path"):
         discover([tmp_path / "nope.json"])
+
+
+def test_a_fifo_is_not_a_regular_file(tmp_path):
+    import os
+
+    from discord_echo.core.errors import InputPathError
+
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    with pytest.raises(InputPathError, match=r"pipe.json: not a regular file \(a FIFO or device\)"):
+        discover([fifo])
 
 
 @pytest.mark.parametrize(

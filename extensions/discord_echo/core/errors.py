@@ -22,6 +22,15 @@ class UnsupportedExportError(EchoError):
         )
 
 
+class InputPathError(EchoError):
+    """A given input path is not there, or is not a regular file (a FIFO or device): nothing to do with exports."""
+
+    def __init__(self, path: str, missing: bool):
+        self.path, self.missing = path, missing
+        what = "no such file or folder; check the path" if missing else "not a regular file (a FIFO or device)"
+        super().__init__(f"{path}: {what}; give an export file, a folder or a zip")
+
+
 class ExportParseError(EchoError):
     """The file looks like an export but is broken at a known position."""
 

@@ -10,6 +10,11 @@ Takes `Sample`s and a user_data folder; writes into ``<user_data>/training/datas
   the webui's dataset lists (they glob ``*.json``, and ``*.txt`` for raw text); the content
   is JSON, which is valid YAML.
 
+The three are replaced as one set (core/safe_files.py `replace_together`, journal
+``.<name>.discord_echo.journal``): a kill between two renames is completed by the next `dataset_paths`
+of that name (every reader and writer of a dataset goes through it), so a new train file never meets
+an old held-out file.
+
 ``target="legacy"`` writes for webui releases before the 2026-03 trainer rewrite, which
 read ``instruction``/``output`` rows plus a *format file* per model family from
 ``<user_data>/training/formats/*.json`` (keys name the row's fields; ``%field%`` is
@@ -29,11 +34,15 @@ from discord_echo.core.safe_files import (
     InvalidNameError,
     atomic_write,
     contained_path,
+    finish_replacing,
+    remove_orphan_temporaries,
+    replace_together,
     validate_name,
 )
 from discord_echo.dataset.samples import Sample
 
 SIDECAR_SUFFIX = ".discord_echo.yaml"
+ORPHAN_AGE_S = 3600  # a temporary file of a dataset this old belongs to no write still running
 
 # Format files for the pre-2026-03 trainer, one per model family. The keyset with
 # "system" is used for rows that carry a persona prompt.
@@ -82,17 +91,31 @@ class WrittenDataset:
 
 
 def dataset_paths(user_data: Path, name: str) -> tuple[Path, Path, Path]:
-    """(train, eval, sidecar) paths for a dataset name, validated and inside user_data."""
+    """(train, eval, sidecar) paths for a dataset name, validated and inside user_data.
+
+    A replacement of that dataset's files that was interrupted (killed between renames) is completed
+    first, so the three paths always hold files of one build.
+    """
     validate_name(name, "dataset")
     if name.lower().endswith("-eval"):
         # "x-eval.json" is the held-out file of dataset "x": such a name would overwrite or be mistaken for it.
         raise InvalidNameError("dataset", name, "must not end in -eval (that suffix marks held-out files)")
     folder = Path(user_data) / "training" / "datasets"
-    return (
+    journal = journal_path(user_data, name)
+    finish_replacing(journal)
+    paths = (
         contained_path(folder, f"{name}.json"),
         contained_path(folder, f"{name}-eval.json"),
         contained_path(folder, f"{name}{SIDECAR_SUFFIX}"),
     )
+    for path in (*paths, journal):  # left by a write killed before its journal; an hour spares one in progress
+        remove_orphan_temporaries(path, min_age_s=ORPHAN_AGE_S)
+    return paths
+
+
+def journal_path(user_data: Path, name: str) -> Path:
+    """The hidden journal of an unfinished replacement of dataset ``name`` (core/safe_files.py `replace_together`)."""
+    return contained_path(Path(user_data) / "training" / "datasets", f".{name}.discord_echo.journal")
 
 
 def legacy_rows(samples: Sequence[Sample], me: str) -> list[dict[str, str]]:
@@ -141,9 +164,10 @@ def write_dataset(
     target: Literal["chat", "legacy"] = "chat",
     me: str = "me",
 ) -> WrittenDataset:
-    """Write train, eval and sidecar files (atomically; refusing to replace without ``overwrite``).
+    """Write train, eval and sidecar files as one set (refusing to replace without ``overwrite``).
 
-    Every target is checked before anything is written, so a refusal leaves no half-set.
+    Every target is checked before anything is written, so a refusal leaves no half-set; the set is replaced
+    with `replace_together`, so an interrupted overwrite never mixes two builds.
     """
     train_path, eval_path, sidecar = dataset_paths(user_data, name)
     formats: list[Path] = []
@@ -159,13 +183,6 @@ def write_dataset(
         for path in targets:
             if path.exists():
                 raise FileExistsRefusedError(path)
-    atomic_write(train_path, _write_json_array(train_rows), overwrite=overwrite)
-    if eval_rows:
-        atomic_write(eval_path, _write_json_array(eval_rows), overwrite=overwrite)
-    elif overwrite and eval_path.exists():
-        # The held-out file of the dataset being replaced (the -eval suffix is reserved for it):
-        # left behind, training would evaluate on conversations that are now in the training set.
-        eval_path.unlink()
     kept_formats = []
     for path, family in zip(formats, LEGACY_FORMATS if formats else (), strict=True):
         if path.exists():  # ours from an earlier build, or edited by the user: leave it
@@ -179,5 +196,12 @@ def write_dataset(
         info["format_files"] = [p.name for p in formats]
         info["format_files_kept_as_they_were"] = kept_formats
         info["train_only_after"] = LEGACY_TRAIN_ONLY_AFTER
-    atomic_write(sidecar, lambda h: json.dump(info, h, indent=2, ensure_ascii=False, default=str), overwrite=overwrite)
+    writes = [(train_path, _write_json_array(train_rows))]
+    if eval_rows:
+        writes.append((eval_path, _write_json_array(eval_rows)))
+    writes.append((sidecar, lambda h: json.dump(info, h, indent=2, ensure_ascii=False, default=str)))
+    # Without held-out rows the old held-out file goes (the -eval suffix is reserved for it): left behind,
+    # training would evaluate on conversations that are now in the training set.
+    remove = (eval_path,) if overwrite and not eval_rows else ()
+    replace_together(journal_path(user_data, name), writes, remove, overwrite=overwrite)
     return WrittenDataset(train_path, eval_path if eval_rows else None, sidecar, formats)

@@ -45,7 +45,19 @@ class ReadConfig:
         200,
         "Largest zip compression ratio",
         "Refuse zip members that claim to expand more than this many times "
-        "(zip bombs). Real exports compress about 5-20x.",
+        "(zip bombs), one member or all of an archive's export files together. "
+        "Real exports compress about 5-20x.",
+    )
+    max_zip_members: int = setting(
+        10_000,
+        "Most export files in one zip",
+        "Refuse a zip archive holding more export files than this, before reading any "
+        "(a server export has one file per channel and partition; media files do not count).",
+    )
+    max_zip_total_mb: int = setting(
+        4096,
+        "Largest zip contents (MB)",
+        "Refuse a zip archive whose export files together unpack to more than this, before reading.",
     )
 
     def __post_init__(self) -> None:
@@ -55,8 +67,9 @@ class ReadConfig:
             raise ConfigError("timezone", self.timezone, "must be an IANA zone such as UTC or Europe/Berlin") from exc
         if self.max_file_mb <= 0:
             raise ConfigError("max_file_mb", self.max_file_mb, "must be positive")
-        if self.max_zip_ratio <= 0:
-            raise ConfigError("max_zip_ratio", self.max_zip_ratio, "must be positive")
+        for name in ("max_zip_ratio", "max_zip_members", "max_zip_total_mb"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(name, getattr(self, name), "must be positive")
 
     @property
     def tzinfo(self) -> ZoneInfo:

@@ -15,9 +15,11 @@ inside the files.
 
 from __future__ import annotations
 
+import functools
 import lzma
 import re
 import struct
+import weakref
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -25,7 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from discord_echo.core.errors import EchoError, ExportLimitError, ExportParseError, UnsupportedExportError
+from discord_echo.core.errors import (
+    EchoError,
+    ExportLimitError,
+    ExportParseError,
+    InputPathError,
+    UnsupportedExportError,
+)
+from discord_echo.core.printable import printable
 from discord_echo.ingest.config import ReadConfig
 
 # Only these can be exports; media downloaded with --media and other litter is skipped.
@@ -79,11 +88,12 @@ def discover(paths: Iterable[str | Path], config: ReadConfig | None = None) -> l
                     except EchoError as exc:
                         # One damaged or oversized file in a folder is that file's error, reported
                         # when it is read, not a reason to give up on the whole folder.
-                        found.append(_Found(str(child), child.name, 0, _failing(exc), explicit=True))
+                        failed = _Found(printable(str(child)), printable(child.name), 0, _failing(exc), explicit=True)
+                        found.append(failed)
         elif path.is_file():
             found.extend(_expand_file(path, config, explicit=True))
         else:
-            raise UnsupportedExportError(str(path), "no such file or folder")
+            raise InputPathError(str(path), missing=not path.exists())
     return _order_partitions(found)
 
 
@@ -101,7 +111,7 @@ def _expand_file(path: Path, config: ReadConfig, explicit: bool) -> list[_Found]
         raise UnsupportedExportError(str(path), "named .zip but not a readable zip archive")
     size = path.stat().st_size
     _check_size(str(path), size, config)
-    return [_Found(str(path), path.name, size, lambda p=path: open(p, "rb"), explicit)]
+    return [_Found(printable(str(path)), printable(path.name), size, lambda p=path: open(p, "rb"), explicit)]
 
 
 # What zipfile raises for a damaged archive or member (found by fuzzing): a bad local header or CRC
@@ -115,18 +125,35 @@ _ZIP_ERRORS = (
 
 
 def _zip_members(path: Path, config: ReadConfig) -> list[_Found]:
+    """The export members of an archive, refused as a whole before anything is read when they are too many,
+    too big together, or expand too much (one member, or all together: many small members can be a bomb too).
+
+    The archive's directory is read once here; its members then share one open `_Archive`, so reading
+    N members costs N reads, not N re-reads of the directory.
+    """
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
     except _ZIP_ERRORS as exc:  # (fuzzing: not only BadZipFile; e.g. NotImplementedError for a version field)
         raise UnsupportedExportError(str(path), f"a damaged zip archive ({_error_text(exc)})") from exc
+    wanted = [
+        info
+        for info in infos
+        if not info.is_dir() and _looks_like_export_name(PurePosixPath(info.filename).name)
+        and not _inside_media_folder(PurePosixPath(info.filename).parts)
+    ]  # fmt: skip
+    if len(wanted) > config.max_zip_members:
+        raise ExportLimitError(
+            str(path),
+            f"holds {len(wanted):,} export files, over the limit of {config.max_zip_members:,} (max_zip_members); "
+            "nothing was read. Unzip it and give the folders you need, or raise max_zip_members if you trust it.",
+        )
+    shared = _Archive(path)
     members = []
-    total = 0
-    for info in sorted(infos, key=lambda i: i.filename):
+    total = packed = 0
+    for info in sorted(wanted, key=lambda i: i.filename):
         name = PurePosixPath(info.filename)
-        if info.is_dir() or not _looks_like_export_name(name.name) or _inside_media_folder(name.parts):
-            continue
-        label = f"{path}!{info.filename}"
+        label = _label(path, info)
         _check_size(label, info.file_size, config)
         if info.compress_size and info.file_size > 1_000_000:
             ratio = info.file_size / info.compress_size
@@ -137,22 +164,53 @@ def _zip_members(path: Path, config: ReadConfig) -> list[_Found]:
                     "this looks like a zip bomb and was not read. Raise max_zip_ratio if you trust it.",
                 )
         total += info.file_size
+        packed += info.compress_size
         # zipfile stops returning data at the declared file_size, so the checks above hold
         # even when the archive lies about it.
-        members.append(_Found(label, name.name, info.file_size, lambda i=info, p=path: _open_member(p, i), False))
+        opener = functools.partial(shared.open_member, info)
+        members.append(_Found(label, printable(name.name), info.file_size, opener, False))
+    if total > config.max_zip_total_mb * 1_000_000:
+        raise ExportLimitError(
+            str(path),
+            f"its {len(members):,} export files together are {total / 1e6:,.0f} MB, over the "
+            f"{config.max_zip_total_mb:,} MB limit (max_zip_total_mb); nothing was read.",
+        )
+    if total > 1_000_000 and packed and total / packed > config.max_zip_ratio:
+        raise ExportLimitError(
+            str(path),
+            f"its {len(members):,} export files claim to expand {total / packed:.0f} times together "
+            f"(limit {config.max_zip_ratio}); this looks like a zip bomb and was not read. "
+            "Raise max_zip_ratio if you trust it.",
+        )
     _check_size(str(path), total, config, what="its export files together are")
     return members
 
 
-def _open_member(path: Path, info: zipfile.ZipInfo) -> BinaryIO:
-    label = f"{path}!{info.filename}"
-    archive = zipfile.ZipFile(path)
-    try:
-        member = archive.open(info)
-    except _ZIP_ERRORS as exc:
-        archive.close()
-        raise _damaged(label, None, exc) from exc
-    return _ZipMember(archive, member, label)  # type: ignore[return-value]
+class _Archive:
+    """One zip archive shared by all its members: opened on the first member read and kept open while the
+    inputs that refer to it live (closed when they are dropped), so its directory is parsed once."""
+
+    def __init__(self, path: Path):
+        self._path = path
+        self._archive: zipfile.ZipFile | None = None
+        self._finalizer: weakref.finalize | None = None
+
+    def open_member(self, info: zipfile.ZipInfo) -> BinaryIO:
+        label = _label(self._path, info)
+        try:
+            if self._archive is None:
+                self._archive = zipfile.ZipFile(self._path)
+                self._finalizer = weakref.finalize(self, self._archive.close)
+            member = self._archive.open(info)
+        except _ZIP_ERRORS as exc:
+            raise _damaged(label, None, exc) from exc
+        return _ZipMember(member, label)  # type: ignore[return-value]
+
+
+def _label(path: Path, info: zipfile.ZipInfo) -> str:
+    """How a zip member is named in every report and error: ``archive!member``, control characters escaped
+    (a member name can hold terminal escapes or line breaks; `printable`)."""
+    return printable(f"{path}!{info.filename}")
 
 
 def _damaged(label: str, offset: int | None, exc: BaseException) -> ExportParseError:
@@ -175,10 +233,10 @@ def _error_text(exc: BaseException) -> str:
 
 class _ZipMember:
     """A zip member's byte stream that raises `ExportParseError` (member + offset) where the
-    member turns out to be damaged, and closes its archive with itself."""
+    member turns out to be damaged; its archive stays open for the other members (`_Archive`)."""
 
-    def __init__(self, archive: zipfile.ZipFile, member: BinaryIO, label: str):
-        self._archive, self._member, self._label = archive, member, label
+    def __init__(self, member: BinaryIO, label: str):
+        self._member, self._label = member, label
         self._offset = 0
 
     def read(self, size: int = -1) -> bytes:
@@ -202,7 +260,6 @@ class _ZipMember:
 
     def close(self) -> None:
         self._member.close()
-        self._archive.close()
 
     def __enter__(self) -> _ZipMember:
         return self

@@ -141,6 +141,8 @@ def _read_preamble(
         )
     fields: dict[str, str] = {}
     last_key = None
+    topic: list[str] = []  # joined once at the end: += on a growing string made 2 MB of topic lines take minutes
+    unexpected = 0
     for number, line in lines:
         if line.strip() == SEPARATOR:
             break
@@ -148,12 +150,20 @@ def _read_preamble(
         if match and match["key"] not in fields:
             last_key = match["key"]
             fields[last_key] = match["value"] or ""
+            if last_key == "Topic":
+                topic = [fields["Topic"]]
         elif last_key == "Topic":  # channel topics may span lines
-            fields["Topic"] += "\n" + line
+            topic.append(line)
         else:
-            report.warn(f"line {number}", f"unexpected line in the export header ignored: {line[:60]!r}")
+            unexpected += 1
+            if unexpected == 1:
+                report.warn(f"line {number}", f"unexpected line in the export header ignored: {line[:60]!r}")
     else:
         raise ExportParseError(source.path, None, "the export header block never ends (no closing line of '=')")
+    if topic:
+        fields["Topic"] = "\n".join(topic)
+    if unexpected > 1:
+        report.warn(None, f"{unexpected - 1:,} more unexpected lines in the export header were ignored")
     for key in ("Guild", "Channel"):
         if key not in fields:
             raise ExportParseError(source.path, "line 2", f"the export header has no '{key}:' line")

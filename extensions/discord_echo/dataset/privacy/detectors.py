@@ -41,6 +41,10 @@ _API_KEY = re.compile(
     r"|\bsk-[A-Za-z0-9]{20,}"
     r"|\bgh[pousr]_[A-Za-z0-9]{30,}"
     r"|\bgithub_pat_[A-Za-z0-9_]{30,}"
+    # An AWS secret access key: 40 characters of base64 after its usual names (aws_secret_access_key=,
+    # SecretAccessKey:, "secret": ...) or right after an access key id (before the id alone, so both go).
+    r"|(?:(?i:aws_?secret_?(?:access_?)?key|secret_?access_?key|\bsecret\b)|\b(?:AKIA|ASIA)[0-9A-Z]{16})"
+    r"[\"']?\s*[:=,]?\s*[\"']?\s*(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
     r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
     r"|\bAIza[0-9A-Za-z_-]{35}"
     r"|\bxox[baprs]-[A-Za-z0-9-]{10,}"
@@ -58,6 +62,8 @@ _API_KEY_HINTS = (
     "github_pat_",
     "AKIA",
     "ASIA",
+    "ecret",
+    "ECRET",
     "AIza",
     "xox",
     "k_live_",
@@ -68,11 +74,20 @@ _API_KEY_HINTS = (
 )
 
 
+# A webhook URL is its own credential: anyone holding it can post as the webhook. The id and token go.
+_WEBHOOK = re.compile(
+    r"\bhttps?://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/api/(?:v\d+/)?webhooks/\d{15,21}/[A-Za-z0-9_-]{20,}",
+    re.IGNORECASE,
+)
+
+
 def find_discord_tokens(text: str) -> list[Span]:
-    """Discord bot/user tokens (``<base64 id>.<6>.<27+>``) and ``mfa.`` tokens."""
+    """Discord bot/user tokens (``<base64 id>.<6>.<27+>``), ``mfa.`` tokens and webhook URLs (with their token)."""
     if len(text) < 24 or "." not in text:
         return []
-    return [m.span() for m in _DISCORD_TOKEN.finditer(text)]
+    spans = [m.span() for m in _WEBHOOK.finditer(text)] if "webhooks/" in text.lower() else []
+    spans += [m.span() for m in _DISCORD_TOKEN.finditer(text) if not any(s <= m.start() < e for s, e in spans)]
+    return sorted(spans)
 
 
 def find_api_keys(text: str) -> list[Span]:
@@ -80,12 +95,26 @@ def find_api_keys(text: str) -> list[Span]:
     JWTs and PEM private-key blocks."""
     if not any(hint in text for hint in _API_KEY_HINTS):
         return []
-    return [m.span() for m in _API_KEY.finditer(text)]
+    spans = []
+    for m in _API_KEY.finditer(text):
+        start, end = m.span()
+        secret = _AWS_SECRET_TAIL.search(m.group())
+        if secret and not m.group().startswith(("AKIA", "ASIA")):  # keep the label ("secret:"), take the key
+            start = end - len(secret.group())
+        elif secret:  # an access key id and its secret: two keys, one span each
+            spans.append((start, start + 20))
+            start = end - len(secret.group())
+        spans.append((start, end))
+    return spans
+
+
+_AWS_SECRET_TAIL = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}\Z")
 
 
 # --- addresses -------------------------------------------------------------------------------
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])")
+# Internationalised addresses too (user@bücher.de, 用户@例子.中国): letters of any script in both parts.
+_EMAIL = re.compile(r"[\w.%+-]+@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+(?:[^\W\d_]{2,24}|xn--[a-z0-9-]{2,59})(?![\w-])")
 
 # Discord wraps links in <...> to stop embeds; markdown wraps them in (...): both excluded.
 _URL = re.compile(r"\b(?:https?|ftp)://[^\s<>\"'`]+|\bwww\.[^\s<>\"'`]+", re.IGNORECASE)
@@ -144,8 +173,20 @@ _IPV6 = re.compile(
 )
 # "version 10.0.0.1", "build 1.0.2.15": a quad right after these words is a version number.
 _VERSION_WORD = re.compile(
-    r"(?:\bv|\bver|\bversion|\bbuild|\brelease|\bfirmware|\bfw|\bpatch|\bupdate|\bdriver|\bbios)[\s:=#.]*\Z",
+    r"(?:\bv|\bver|\bversion|\bbuild|\brelease|\bfirmware|\bfw|\bpatch|\bupdate|\bdriver|\bbios)[\s:=#.-]*\Z",
     re.IGNORECASE,
+)
+
+
+# "1.12.0.30 firmware", "(build 10.0.19045.1)": a word after the quad that makes it a version.
+_VERSION_AFTER = re.compile(
+    r"[\s)\]-]*(?:firmware|fw\b|version|build|release|update|patch|driver|bios|beta|alpha|rc\d|stable)", re.I
+)
+_ADDRESS_WORD = re.compile(
+    r"(?:\bip|\bdns|\bserver|\bping|\bhost|\bresolver|\bgateway)\w*(?:\s+(?:to|is|at|on|of|=))?[\s:=@]*\Z", re.I
+)
+_RESOLVERS = frozenset(
+    {"8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9"} | {f"4.2.2.{n}" for n in range(1, 7)}
 )
 
 
@@ -156,11 +197,15 @@ def _is_ipv4(text: str, start: int, candidate: str) -> bool:
         return False
     if address.is_loopback or address.is_unspecified:  # 127.0.0.1 and 0.0.0.0 are nobody's address
         return False
-    # All-single-digit quads (1.2.3.4, 8.8.8.8) are section or version numbers far more often
-    # than addresses, and the addresses they could be are public resolvers, not anybody's home.
+    # All-single-digit quads are mostly section or version numbers (1.2.3.4, 6.3.6.6). Taken as addresses:
+    # the public resolvers people paste (8.8.4.4, 1.1.1.1, 9.9.9.9, 4.2.2.2), and any public one right after
+    # "ip", "dns", "server", "ping", "host", "resolver" or "gateway" (with "to", "is", "at" between).
     if all(len(octet) == 1 for octet in candidate.split(".")):
-        return False
-    return not _VERSION_WORD.search(text, max(0, start - 16), start)
+        named = _ADDRESS_WORD.search(text, max(0, start - 24), start)
+        if not (candidate in _RESOLVERS or (address.is_global and named)):
+            return False
+    end = start + len(candidate)
+    return not (_VERSION_WORD.search(text, max(0, start - 24), start) or _VERSION_AFTER.match(text, end))
 
 
 def _ipv6_length(candidate: str) -> int:
@@ -199,7 +244,8 @@ def find_ips(text: str) -> list[Span]:
 
 # --- payment cards ---------------------------------------------------------------------------
 
-_CARD = re.compile(r"(?<!\w)(?<!\d[.,])\d{4,19}(?:[ -]\d{1,6}){0,5}(?!\w)")
+# Grouped by spaces, dashes or dots (4111.1111.1111.1111); one separator throughout.
+_CARD = re.compile(r"(?<!\w)(?<!\d[.,])\d{4,19}(?:(?P<sep>[ .-])\d{1,6}(?:(?P=sep)\d{1,6}){0,4})?(?!\w|\.\d)")
 _GROUPING = re.compile(r"\d+")
 
 
@@ -280,11 +326,55 @@ _DIGIT_RUN = re.compile(r"\d+")
 MIN_PHONE_DIGITS = 7
 
 
+# National formats of other countries than `region`: a number written with its trunk prefix (020 7946 0958,
+# 030 12345678, 01 23 45 67 89, 8 (495) 123-45-67, 06 12345678) or as a NANP "(415) 555-2671". The cheap
+# regex finds such candidates; only those are handed to libphonenumber, for each region below in turn.
+_NATIONAL = re.compile(
+    r"(?<![\w+.,/:#-])(?:0\d|\(0\d{1,4}\)|8 ?\(\d{3,4}\)|\(\d{3}\))[\d ().-]{5,15}\d(?![\w.,/:]\d|[\w-])"
+)
+# Where most Discord users live (and every region whose national prefix is 0 or 8 among the 40 most
+# populous countries): tried in this order; a candidate is a phone when it is a valid number of one.
+NATIONAL_REGIONS = (
+    "US", "GB", "DE", "FR", "NL", "RU", "IN", "BR", "ES", "IT", "PL", "TR", "AU", "JP", "KR", "UA", "SE",
+    "NO", "DK", "FI", "BE", "AT", "CH", "IE", "PT", "CZ", "NZ", "ZA", "PH", "ID", "MX", "AR", "EG", "NG",
+    "PK", "BD", "VN", "TH", "MY", "IR",
+)  # fmt: skip
+
+
+def _national_phone(candidate: str, regions: tuple[str, ...]) -> bool:
+    digits = sum(ch.isdigit() for ch in candidate)
+    if not 9 <= digits <= 12 or sum(len(g) == 1 for g in _DIGIT_RUN.findall(candidate)) > 1:
+        return False
+    if not re.search(r"[ ().-]", candidate) and not (candidate.startswith("0") and digits in (10, 11)):
+        return False  # an unbroken digit run is a phone only as 0 + 9-10 digits (0612345678)
+    for region in regions:
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number_for_region(number, region):
+            return True
+    return False
+
+
 def find_phones(text: str, region: str = "US") -> list[Span]:
     """Phone numbers valid for their country (libphonenumber, Leniency.VALID): national formats
-    of `region` and ``+CC`` / ``00CC`` international forms of any country."""
+    of `region`, national formats (with their trunk prefix) of the `NATIONAL_REGIONS`, and
+    ``+CC`` / ``00CC`` international forms of any country."""
     if sum(ch.isdigit() for ch in text) < MIN_PHONE_DIGITS:
         return []
+    spans = _find_phones(text, region)
+    others = tuple(r for r in NATIONAL_REGIONS if r != region)
+    for m in _NATIONAL.finditer(text):
+        start, end = m.span()
+        while end > start and text[end - 1] in " .-":
+            end -= 1
+        if not any(s < end and start < e for s, e in spans) and _national_phone(text[start:end], others):
+            spans.append((start, end))
+    return sorted(spans)
+
+
+def _find_phones(text: str, region: str) -> list[Span]:
     probe = _EXIT_00.sub(" +", text) if "00" in text else text
     spans = []
     for m in PhoneNumberMatcher(probe, region, leniency=Leniency.VALID):

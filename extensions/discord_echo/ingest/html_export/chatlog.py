@@ -39,6 +39,7 @@ _VERSION_MARKERS = (
 _PREAMBLE_ENTRIES = ("preamble__entry", "info__guild-name", "info__channel-name")
 _RANGE = re.compile(r"(?:Between .+ and .+|After .+|Before .+)", re.S)
 _GUILD_ICON = re.compile(r"/icons/(\d+)/")
+_MESSAGE_ID = re.compile(rb"(?:data-message-id=|chatlog__message-container-)[\"']?(\d+)")
 
 
 class ChatlogScanner(MessageReader):
@@ -76,6 +77,17 @@ class ChatlogScanner(MessageReader):
                 self._postamble(child)
             else:
                 self.scan(child, out)
+
+    def too_deep(self, data: bytes, offset: int) -> None:
+        """Warn that the markup at byte ``offset`` (``data``: one message or group) nests deeper than the HTML
+        parser reads (256 levels), naming its message: text below that depth is not in the message."""
+        found = _MESSAGE_ID.search(data)
+        what = f"message {found.group(1).decode()}" if found else "the markup"
+        self.report.warn(
+            f"byte {offset}",
+            f"{what} nests its markup more than 256 levels deep; text below that depth was not read "
+            "(no DiscordChatExporter version writes this: the file was edited)",
+        )
 
     def finish(self, tail: bytes) -> None:
         """Complete the report once the file is read; ``tail`` is its last bytes."""

@@ -100,7 +100,9 @@ def _feed(stream: BinaryIO, chatlog: ChatlogScanner) -> Iterator[Message]:
     chatlog.finish(bytes(buf[-64:]))
 
 
-def _batch(chatlog: ChatlogScanner, html: etree.HTMLParser, data: bytes, offset: int, final: bool) -> list[Message]:
+def _batch(
+    chatlog: ChatlogScanner, html: etree.HTMLParser, data: bytes, offset: int, final: bool, split: bool = True
+) -> list[Message]:
     if not data.strip():
         return []
     try:
@@ -112,15 +114,37 @@ def _batch(chatlog: ChatlogScanner, html: etree.HTMLParser, data: bytes, offset:
             root = parser.close()
             for _, el in parser.read_events():
                 el.set(CUT_ATTRIBUTE, "")
+            errors = parser.error_log
         else:
             root = etree.fromstring(data, html)
+            errors = html.error_log
     except etree.LxmlError as exc:
         if not chatlog.is_dce:
             _not_dce(chatlog.path, "no HTML elements")
         raise ExportParseError(chatlog.path, f"byte {offset}", f"unreadable HTML ({exc})") from exc
+    if any("Excessive depth" in e.message for e in errors):
+        # libxml2 stops a document at its depth limit (256) and drops everything after that point, so one
+        # deeply nested message would silently take the rest of the batch with it: parse message by message.
+        starts = [m.start() for m in _BOUNDARY.finditer(data)]
+        if split and len(starts) > 1:
+            return _pieces(chatlog, html, data, offset, final, starts)
+        chatlog.too_deep(data, offset)
     out: list[Message] = []
     if root is not None:
         chatlog.scan(root, out)
+    return out
+
+
+def _pieces(
+    chatlog: ChatlogScanner, html: etree.HTMLParser, data: bytes, offset: int, final: bool, starts: list[int]
+) -> list[Message]:
+    """A batch parsed piece by piece, cut before each message or group start, so nesting too deep costs
+    only the message it is in (warned by `ChatlogScanner.too_deep`), never the messages after it."""
+    bounds = [0, *(s for s in starts if s > 0), len(data)]
+    out: list[Message] = []
+    for n, (start, end) in enumerate(zip(bounds, bounds[1:], strict=False)):
+        last = n == len(bounds) - 2
+        out += _batch(chatlog, html, data[start:end], offset + start, final and last, split=False)
     return out
 
 
