@@ -17,6 +17,22 @@ SAMPLES = Path(os.environ.get("DISCORD_ECHO_SAMPLES", REPO.parent / "shared" / "
 TEST_DATA = Path(__file__).resolve().parent / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_core_for_training():
+    """Train on one torch thread in every test, as if this machine had one core.
+
+    The tiny test models gain nothing from threads, and on a shared 2-core machine whose other core is busy,
+    two spin-waiting OpenMP threads make training many times slower. The plan's thread choice itself is tested
+    with explicit core counts (tests/train/test_profiles.py).
+    """
+    from discord_echo.train import profiles
+
+    real = profiles.available_cores
+    profiles.available_cores = lambda: 1
+    yield
+    profiles.available_cores = real
+
+
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
     if not SAMPLES.is_dir():

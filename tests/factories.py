@@ -48,8 +48,8 @@ def write_dataset_in_tab(tab, export, name: str) -> None:
     read = tab.on_read([str(export)], "")
     forms = [w.value for stage in tab.forms.values() for w in stage.values()]
     preview = tab.on_preview(read[c["paths"]], [ALEX_ID], c["model"].value, "Chat Template", None, *forms)
-    written = tab.on_write(preview[c["result"]], name, False)
-    assert f"Wrote {name}.json" in written[c["status"]], written
+    written = tab.on_write(preview[c["result"]], name, False, preview[c["recipe"]])
+    assert f"Wrote {name}.json" in written[c["write_status"]], written
 
 
 def profile_values(panel, profile: str, **changes) -> list:

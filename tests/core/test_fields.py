@@ -165,7 +165,8 @@ def _exposed() -> list[tuple[str, type, str, bool]]:
     """(command, config, field, flag keeps the field's default) for every field a command takes as a flag."""
     every = [f.name for f in dataclasses.fields(ReadConfig)]
     rows = [(command, ReadConfig, name, True) for command in ("inspect", "build", "app") for name in every]
-    rows += [("build", cls, name, True) for cls, names in BUILD_FIELDS.items() for name in names]
+    # build's sample flags default to None: unless given, the chosen profile's cutoff and the config's defaults apply.
+    rows += [("build", cls, name, cls is not DatasetConfig) for cls, names in BUILD_FIELDS.items() for name in names]
     rows += [("train", TrainConfig, f.name, False) for f in dataclasses.fields(TrainConfig)]
     return rows
 

@@ -93,3 +93,29 @@ def test_raw_discord_tokens_are_normalized_and_code_blocks_kept(raw, clean_text)
 def test_bad_config_names_the_field():
     with pytest.raises(ConfigError, match="attachments='keep': must be 'drop' or 'placeholder'"):
         CleaningConfig(attachments="keep")
+
+
+def test_the_same_answer_to_two_different_questions_is_kept_and_each_stays_paired():
+    from discord_echo.dataset.conversations import ConversationConfig, build_conversations
+
+    chat = Chat()
+    chat.say(SAM, "are you coming to the game tomorrow?")
+    chat.say(ME, "yeah sounds good to me")
+    chat.say(SAM, "and dinner after, at the usual place?", after=40)
+    chat.say(ME, "yeah sounds good to me", after=40)  # the same answer, to another question: not a re-send
+    chat.say(ME, "yeah sounds good to me!!", after=20)  # this one is a re-send: nobody wrote in between
+    kept, report = _run(chat)
+    assert [u.text for u in kept] == [
+        "are you coming to the game tomorrow?",
+        "yeah sounds good to me",
+        "and dinner after, at the usual place?",
+        "yeah sounds good to me",
+    ]
+    assert report.dropped["near_duplicate"] == 1
+    (conversation,) = build_conversations(kept, ConversationConfig())
+    assert [(t.is_me, t.text) for t in conversation.turns] == [
+        (False, "are you coming to the game tomorrow?"),
+        (True, "yeah sounds good to me"),
+        (False, "and dinner after, at the usual place?"),
+        (True, "yeah sounds good to me"),
+    ]

@@ -42,7 +42,8 @@ def test_inspect_bad_file_reports_error_and_fails(tmp_path, capsys):
 def test_missing_file_is_reported_and_the_other_files_still_read(tmp_path, capsys):
     assert main(["inspect", str(tmp_path / "nope.json"), str(SAMPLE)]) == 1
     out = capsys.readouterr().out
-    assert f"ERROR: {tmp_path / 'nope.json'}: not a DiscordChatExporter export (no such file or folder)" in out
+    assert f"ERROR: {tmp_path / 'nope.json'}: no such file or folder; check the path" in out
+    assert "export the channel again" not in out.lower()
     assert "messages: 376" in out
 
 
@@ -56,7 +57,7 @@ def test_build_writes_the_dataset_and_previews_trained_text(tmp_path, capsys):
     assert (tmp_path / "training" / "datasets" / "echo.json").is_file()
     # A second run refuses to replace it, with a message saying what to do.
     assert main(["build", str(SAMPLE), "--me", "alex", "--name", "echo", "--user-data", str(tmp_path)]) == 1
-    assert "echo.json already exists" in capsys.readouterr().err
+    assert "echo.json already exists. Choose another name, or pass --overwrite" in capsys.readouterr().err
 
 
 def test_build_with_unknown_me_lists_authors(tmp_path, capsys):

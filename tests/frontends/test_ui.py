@@ -55,17 +55,19 @@ def test_read_preview_write(tab, tmp_path):
     assert out[c["timeline"]]["messages"].sum() == 376
 
     preview = tab.on_preview(out[c["paths"]], [alex], c["model"].value, "Chat Template", None, *_values(tab))
-    assert "training samples ready" in preview[c["status"]]
+    assert "training samples ready" in preview[c["preview_status"]]  # beside the Preview button
+    assert c["status"] not in preview
     assert "<mark" in preview[c["preview"]] and "&lt;|im_start|&gt;assistant" in preview[c["preview"]]
     assert "alex" in preview[c["report"]]
 
     written = tab.on_write(preview[c["result"]], "tab-echo", False)
-    assert "Wrote tab-echo.json" in written[c["status"]]
+    assert "Wrote tab-echo.json" in written[c["write_status"]]  # beside the Write button, not far above
+    assert c["status"] not in written
     rows = json.loads((tab.context.user_data / "training" / "datasets" / "tab-echo.json").read_text())
     assert rows and rows[0]["messages"][-1]["role"] == "assistant"
-    # Writing again without the checkbox is refused, with the reason in the status box.
+    # Writing again without the checkbox is refused, with the reason beside the button.
     again = tab.on_write(preview[c["result"]], "tab-echo", False)
-    assert "already exists" in again[c["status"]]
+    assert "already exists" in again[c["write_status"]]
 
 
 def test_errors_become_messages_not_tracebacks(tab, tmp_path):
@@ -78,14 +80,14 @@ def test_errors_become_messages_not_tracebacks(tab, tmp_path):
     assert "bad.json" in out[c["summary"]]  # the file's own error, shown in its summary
     assert (
         "pick which author is you"
-        in tab.on_preview([str(SAMPLE)], [], "", "Chat Template", None, *_values(tab))[c["status"]]
+        in tab.on_preview([str(SAMPLE)], [], "", "Chat Template", None, *_values(tab))[c["preview_status"]]
     )
     values = _values(tab)
     names = [n for stage in tab.forms.values() for n in stage]
     values[names.index("gap_minutes")] = 0
     failed = tab.on_preview([str(SAMPLE)], ["alex"], "", "Chat Template", None, *values)
-    assert "gap_minutes=0: must be positive" in failed[c["status"]]
-    assert "preview the samples first" in tab.on_write(None, "x", False)[c["status"]]
+    assert "gap_minutes=0: must be positive" in failed[c["preview_status"]]
+    assert "preview the samples first" in tab.on_write(None, "x", False)[c["write_status"]]
 
 
 def test_multi_user_mode_disables_writing(tmp_path):
@@ -96,7 +98,7 @@ def test_multi_user_mode_disables_writing(tmp_path):
         tab = EchoTab(context)
         tab.build()
     assert tab.c["write"].interactive is False
-    assert "disabled in --multi-user mode" in tab.on_write(("x", "y"), "n", False)[tab.c["status"]]
+    assert "disabled in --multi-user mode" in tab.on_write(("x", "y"), "n", False)[tab.c["write_status"]]
 
 
 def test_multi_user_mode_disables_training_and_character_files(tmp_path):
@@ -135,6 +137,44 @@ def test_train_from_the_tab_streams_progress_and_saves_the_lora(tab):
     # Training again under the same name is refused without the checkbox: the LoRA is kept.
     again = list(panel.on_train(c["model"].value, "ui-echo", "ui-lora", "Chat Template", False, False, *values))
     assert "already exists" in again[-1][0]
+
+
+def test_a_profile_chosen_after_write_rebuilds_the_dataset_for_its_cutoff_instead_of_refusing(tab, tmp_path):
+    """Read -> me -> Preview (built for 512) -> Write -> a profile with a shorter cutoff -> Train trains."""
+    c, panel = tab.c, tab.train_panel
+    read = tab.on_read([str(SAMPLE)], "")
+    values = _values(tab)
+    names = [n for stage in tab.forms.values() for n in stage]
+    values[names.index("cutoff_len")] = 2048
+    preview = tab.on_preview(read[c["paths"]], ["alex"], c["model"].value, "Chat Template", None, *values)
+    written = tab.on_write(preview[c["result"]], "late", False, preview[c["recipe"]])
+    assert "(cutoff 2048)" in written[c["write_status"]]
+    sidecar = tab.context.user_data / "training" / "datasets" / "late.discord_echo.yaml"
+    longest = json.loads(sidecar.read_text())["report"]["samples"]["max_tokens"]
+    short = longest - 1  # the demo tokenizer's samples are short; a profile's cutoff just below the longest
+    settings = profile_values(panel, "CPU (no GPU)", cutoff_len=short, epochs=1, save_steps=0, eval_steps=0)
+    updates = list(panel.on_train(c["model"].value, "late", "late-lora", "Chat Template", False, False, *settings,
+                                  written[c["written"]]))
+    texts = [html for html, _ in updates]
+    assert any(f"Rebuilt dataset late for cutoff {short}" in t and "written for 2048" in t for t in texts), texts
+    assert "Done. Saved" in texts[-1], texts[-1]
+    assert json.loads(sidecar.read_text())["settings"]["dataset"]["cutoff_len"] == short
+    # A dataset this tab did not write cannot be rebuilt: the refusal says what to do.
+    (tab.context.user_data / "training" / "datasets" / "late.json").rename(
+        tab.context.user_data / "training" / "datasets" / "other.json"
+    )
+    sidecar.rename(sidecar.with_name("other.discord_echo.yaml"))
+    shorter = profile_values(panel, "CPU (no GPU)", cutoff_len=8, epochs=1, save_steps=0, eval_steps=0)
+    refused = list(panel.on_train(c["model"].value, "other", "o", "Chat Template", False, False, *shorter,
+                                  written[c["written"]]))
+    assert "Preview and Write dataset again" in refused[-1][0] and "--cutoff 8 --overwrite" in refused[-1][0]
+
+
+def test_a_read_that_finds_no_messages_does_not_ask_who_you_are(tab, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{ not json")
+    status = tab.on_read([str(bad)], "")[tab.c["status"]]
+    assert "No messages found in 1 file(s)" in status and "pick who you are" not in status
 
 
 def test_profile_choice_sets_training_and_dataset_cutoff(tab):
@@ -220,7 +260,8 @@ def test_multi_user_mode_refuses_every_owner_action_in_one_place(tmp_path):
     assert "disabled in --multi-user mode" in status and pairs == [] and dropdown.value == TYPED_PICK
     (html, *columns), *_ = list(compare.on_compare("m", "l", "Chat Template", [], TYPED_PICK, "hi", "d", *sampling))
     assert "comparing models is disabled in --multi-user mode" in html and columns == ["", "", "", ""]
-    assert "disabled in --multi-user mode" in compare.on_evaluate("m", "l", "Chat Template", "d", 2, *sampling)[0]
+    evaluated = list(compare.on_evaluate("m", "l", "Chat Template", "d", 2, *sampling))
+    assert "disabled in --multi-user mode" in evaluated[-1][0]
     read = tab.on_read([], str(tmp_path))
     assert "reading folders on the server is disabled in --multi-user mode; upload the files" in read[tab.c["status"]]
 
@@ -263,3 +304,31 @@ def test_a_pick_of_conversations_not_loaded_says_to_load_again(tab):
     assert len(updates) == 1 and "load the held-out conversations again" in updates[0][0]
     # The Train and Compare sections read the tab's components through typed parts, not its dict.
     assert tab.parts.model is tab.c["model"] and compare.train.lora is tab.train_panel.c["lora"]
+
+
+def test_the_resume_hint_appears_only_when_a_checkpoint_exists(tmp_path):
+    from discord_echo.frontends.ui.train_panel import result_html
+    from discord_echo.train.host import TrainResult
+
+    stopped = TrainResult(adapter_dir=tmp_path / "lora", steps=3, interrupted=True, total_steps=10)
+    (tmp_path / "lora").mkdir()
+    assert "Tick “Resume”" not in result_html(stopped) and "No checkpoint was saved" in result_html(stopped)
+    (tmp_path / "lora" / "checkpoint-2").mkdir()
+    assert "Tick “Resume”" in result_html(stopped)
+
+
+def test_the_build_report_says_what_was_not_trained_in_words_not_a_dict():
+    from discord_echo.frontends.ui.render import report_html
+
+    report = {
+        "me": "alex",
+        "my_share": 0.5,
+        "cleaning": {"total": 10, "kept": 8, "dropped": {"empty": 2}},
+        "redactions": {"counts": {}},
+        "conversations": 2,
+        "held_out_conversations": 1,
+        "samples": {"train": 3, "eval": 1, "max_tokens": 200, "trimmed_context": 0, "tokenizer": "estimated",
+                    "exact_tokens": False, "dropped_my_turns": {"reply_over_cutoff": 27}},
+    }
+    html = report_html(report)
+    assert "27 replies too long for the cutoff alone" in html and "{" not in html and "reply_over_cutoff" not in html

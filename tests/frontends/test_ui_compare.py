@@ -77,7 +77,7 @@ def test_typed_message_gets_base_and_tuned_replies(trained_tab):
 
 def test_evaluate_scores_and_saves_the_report(trained_tab):
     tab, cp = trained_tab, trained_tab.compare_panel
-    out = cp.on_evaluate(
+    *progress, out = cp.on_evaluate(
         tab.c["model"].value, "cmp-lora", "Chat Template", "cmp-echo", 3, *_values(cp.settings_widgets)
     )
     status, numbers, chart, style, echo, rows, report, evaluated = out

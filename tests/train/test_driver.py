@@ -204,7 +204,7 @@ def test_cli_trains_a_lora_prints_progress_and_refuses_to_replace_it(tiny_model,
 
     assert main(args) == 1
     assert capsys.readouterr().err == f"Error: {(tmp_path / 'loras' / 'me').resolve()} already exists. " + (
-        "Choose another name, or allow overwriting it explicitly.\n"
+        "Choose another name, or pass --overwrite to replace it (or --resume to continue its training).\n"
     )
     assert main([*args, "--overwrite", "--epochs", "1"]) == 0
     assert "(3 steps, held-out loss" in capsys.readouterr().out

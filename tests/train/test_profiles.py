@@ -10,7 +10,7 @@ import pytest
 
 from discord_echo.core.errors import ConfigError
 from discord_echo.train.config import TrainConfig
-from discord_echo.train.profiles import DEFAULT_PROFILE, PROFILES, plan_hardware, profile
+from discord_echo.train.profiles import DEFAULT_PROFILE, DEMO_MODEL_PROFILE, PROFILES, plan_hardware, profile
 
 
 @pytest.mark.parametrize("name", list(PROFILES))
@@ -51,7 +51,8 @@ def test_the_default_is_the_8gb_profile_with_the_researched_values():
 def test_cpu_profile_needs_no_gpu():
     settings = profile("CPU (no GPU)")
     assert not settings.load_in_4bit and settings.compute_dtype == "float32" and settings.optimizer == "adamw_torch"
-    assert plan_hardware(settings, cuda=False, bitsandbytes=False).notes == ()
+    notes = plan_hardware(settings, cuda=False, bitsandbytes=False, cores=2).notes
+    assert notes == ("CPU: training with 2 torch threads (2 cores here)",)  # nothing it asked for was changed
 
 
 def test_bigger_cards_get_longer_rows_or_bigger_batches():
@@ -147,3 +148,47 @@ def test_hardware_plan_keeps_what_runs_and_says_what_changed(cuda, bnb, bf16, ex
         assert plan.notes == ()
     else:
         assert any(note in n for n in plan.notes), plan.notes
+
+
+def test_every_profile_has_a_short_id_that_names_it_everywhere():
+    from discord_echo.train.profiles import PROFILE_IDS, profile_id, profile_label
+
+    assert sorted(PROFILE_IDS.values()) == sorted(PROFILES), "one short id per profile in PROFILES"
+    for label in PROFILES:
+        short = profile_id(label)
+        assert short != label and short.isascii() and " " not in short
+        assert profile(short) == PROFILES[label] and profile_label(short.upper()) == label
+    assert profile_id("Tiny demo model (CPU)") == "tiny" and profile("cpu") == PROFILES["CPU (no GPU)"]
+    with pytest.raises(ConfigError, match=r"CPU \(no GPU\) \(cpu\)"):
+        profile("gpu")
+
+
+@pytest.mark.parametrize(("wanted", "cores", "threads"), [(0, 4, 4), (1, 4, 1), (8, 2, 2), (0, 1, 1)])
+def test_cpu_training_uses_one_thread_per_available_core_and_never_more(wanted, cores, threads):
+    plan = plan_hardware(replace(profile("cpu"), cpu_threads=wanted), cuda=False, bitsandbytes=False, cores=cores)
+    assert plan.threads == threads
+    assert f"training with {threads} torch thread" in " ".join(plan.notes)  # shown in the tab and the CLI
+
+
+def test_a_gpu_run_leaves_torch_threads_alone():
+    plan = plan_hardware(profile("8gb"), cuda=True, bitsandbytes=True, cores=16)
+    assert plan.threads == 0 and not any("torch thread" in note for note in plan.notes)
+
+
+def test_torch_threads_are_set_for_the_run_and_restored():
+    torch = pytest.importorskip("torch")
+    from discord_echo.train.standalone.trainer import torch_threads
+
+    before = torch.get_num_threads()
+    with torch_threads(before + 1):
+        assert torch.get_num_threads() == before + 1
+    assert torch.get_num_threads() == before
+    with torch_threads(0):
+        assert torch.get_num_threads() == before
+
+
+def test_the_demo_model_profile_trains_on_a_cpu_at_a_real_models_learning_rate():
+    demo = profile("smol")
+    assert demo == PROFILES[DEMO_MODEL_PROFILE]
+    assert not demo.load_in_4bit and demo.optimizer == "adamw_torch" and demo.compute_dtype == "float32"
+    assert demo.learning_rate < profile("tiny").learning_rate

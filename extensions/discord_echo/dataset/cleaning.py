@@ -59,7 +59,8 @@ class CleaningConfig:
         True,
         "Drop duplicates",
         "The same message exported twice (overlapping exports), and one author repeating the same "
-        "text of 12+ characters within 10 minutes (re-sends, copy-pasta).",
+        "text of 12+ characters within 10 minutes with nobody else writing in between (re-sends, edits). "
+        "The same answer to two different questions is kept.",
     )
     include_channels: tuple[str, ...] = setting(
         (), "Only these channels", "Channel names or ids to keep; empty keeps all."
@@ -156,7 +157,8 @@ def clean(
     """Yield the messages worth keeping, counting every decision in ``report``."""
     seen_ids: set[str] = set()
     seen_exact: set[tuple] = set()
-    recent: dict[object, deque[tuple[float, str]]] = {}
+    recent: dict[object, deque[tuple[float, str, tuple]]] = {}
+    turns: dict[object, tuple[object, int]] = {}
     names_by_id: dict[str, str] = {}
     for message in messages:
         report.total += 1
@@ -178,7 +180,7 @@ def clean(
             elif config.drop_link_only and not _URL.sub("", text).strip():
                 reason = "link_only"
         if reason is None and config.dedupe:
-            reason = _duplicate_reason(message, text, seen_ids, seen_exact, recent)
+            reason = _duplicate_reason(message, text, seen_ids, seen_exact, recent, turns)
         if reason is not None:
             report.dropped[reason] += 1
             continue
@@ -207,8 +209,15 @@ def _duplicate_reason(
     text: str,
     seen_ids: set[str],
     seen_exact: set[tuple],
-    recent: dict[object, deque[tuple[float, str]]],
+    recent: dict[object, deque[tuple[float, str, tuple]]],
+    turns: dict[object, tuple[object, int]],
 ) -> str | None:
+    """``"duplicate"`` for a message read twice, ``"near_duplicate"`` for a re-send or edit, else None.
+
+    A repeat counts as a re-send only when nobody else wrote in that channel in between (``turns`` numbers the
+    changes of speaker per channel): the same answer to two different questions is two answers, and dropping
+    the second would pair the friend's two questions with one reply.
+    """
     if message.id is not None:
         if message.id in seen_ids:
             return "duplicate"
@@ -219,14 +228,21 @@ def _duplicate_reason(
         if key in seen_exact:
             return "duplicate"
         seen_exact.add(key)
+    speaker = message.author.id or message.author.name
+    channel = (message.channel.id, message.channel.name)
+    last_speaker, turn = turns.get(channel, (None, 0))
+    if speaker != last_speaker:
+        turn += 1
+        turns[channel] = (speaker, turn)
     if len(text) < _NEAR_MIN_CHARS:
         return None
     near = _NEAR_KEY.sub(" ", text.casefold()).strip()
     now = message.timestamp.timestamp()
-    history = recent.setdefault(message.author.id or message.author.name, deque())
+    history = recent.setdefault(speaker, deque())
     while history and now - history[0][0] > _NEAR_WINDOW_SECONDS:
         history.popleft()
-    if any(previous == near for _, previous in history):
+    where = (channel, turn)
+    if any(previous == near and previous_where == where for _, previous, previous_where in history):
         return "near_duplicate"
-    history.append((now, near))
+    history.append((now, near, where))
     return None

@@ -180,3 +180,12 @@ def apply_adapter(model: Any, adapter: str | Path) -> Any:
         return PeftModel.from_pretrained(model, str(adapter))
     except (OSError, ValueError, KeyError) as exc:
         raise ConfigError("adapter", str(adapter), f"cannot apply it to this model: {exc}") from exc
+
+
+def cuda_available() -> bool:
+    """True where torch sees a CUDA GPU; False without one, or without torch."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())

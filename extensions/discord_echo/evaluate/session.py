@@ -200,3 +200,17 @@ class ComparerCache:
         """Drop the loaded Comparer (training needs the memory, or the LoRA on disk changed)."""
         self._comparer = None
         self._key = None
+
+
+def prompts_to_compare(build: DatasetBuild, n: int, typed: str = "") -> list[tuple[list[ChatMessage], str]]:
+    """``(prompt, what I really said)`` for a message ``typed`` as the friend, or for the first ``n`` held-out pairs.
+
+    What the CLI's ``compare`` shows, chosen as the tab's Compare section chooses (`chosen_prompt`): a typed
+    message goes after the build's persona line and has no real reply (``""``).
+    """
+    if (typed or "").strip():
+        return [chosen_prompt([], TYPED_PICK, typed, build.persona())]
+    pairs = build.held_out_pairs()
+    if not pairs:
+        raise EchoError(f"{build.eval_path} holds no held-out replies; type a message instead (--message)")
+    return [chosen_prompt(pairs, index, "", None) for index in range(min(max(1, n), len(pairs)))]

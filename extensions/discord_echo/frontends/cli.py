@@ -7,12 +7,16 @@ Each subcommand parses its options, calls one library function and prints. Libra
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import TextIO
 
 from discord_echo.core.errors import EchoError
 from discord_echo.core.fields import field_kind
+from discord_echo.core.printable import printable
+from discord_echo.core.safe_files import FileExistsRefusedError
 from discord_echo.dataset.conversations import ConversationConfig
 from discord_echo.dataset.privacy.scrubber import PrivacyConfig
 from discord_echo.dataset.samples import DatasetConfig
@@ -75,6 +79,7 @@ def _read_config(args: argparse.Namespace) -> ReadConfig:
 
 
 def _print_summary(summary: FileSummary, out) -> None:
+    out = _OneLine(out)  # each print is one line: a line break inside a name or warning is shown escaped
     print(summary.path, file=out)
     if summary.error:
         print(f"  ERROR: {summary.error}", file=out)
@@ -118,24 +123,35 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from discord_echo.dataset.pipeline import BuildConfig, build_dataset, write_build
+    from discord_echo.dataset.pipeline import BuildConfig, EmptyDatasetError, build_dataset, write_build
     from discord_echo.templates.chat import load_renderer
 
     user_data = Path(args.user_data)
     templates = Path(args.templates_dir) if args.templates_dir else user_data / "instruction-templates"
     renderer = load_renderer(args.tokenizer, args.template, templates)
+    # Samples are fitted to the cutoff the training profile uses (--profile), unless --cutoff says otherwise.
+    given = {name: getattr(args, name) for name in BUILD_FIELDS[DatasetConfig] if getattr(args, name) is not None}
+    if args.profile and "cutoff_len" not in given:
+        from discord_echo.train.profiles import profile
+
+        given["cutoff_len"] = profile(args.profile).cutoff_len
     settings = BuildConfig(
         read=_read_config(args),
         conversations=ConversationConfig(gap_minutes=args.gap_minutes, burst_minutes=args.burst_minutes),
         privacy=PrivacyConfig(url=args.url, names=args.names, phone_region=args.phone_region),
-        dataset=DatasetConfig(
-            context_turns=args.context_turns,
-            cutoff_len=args.cutoff_len,
-            persona=args.persona,
-            eval_fraction=args.eval_fraction,
-        ),
+        dataset=DatasetConfig(**given),
     )
-    result = build_dataset(args.files, args.me, settings, renderer)
+    try:
+        result = build_dataset(args.files, args.me, settings, renderer)
+    except EmptyDatasetError as exc:
+        if exc.stage == "reading":
+            _explain_unreadable(args.files, settings.read)
+        raise
+    for file_report in result.file_reports:
+        if file_report.error:
+            print(f"skipped {file_report.path}: {file_report.error}")
+    for warning in result.same_channel:
+        print(f"warning: {warning}")
     written = write_build(result, settings, user_data, args.name, overwrite=args.overwrite, target=args.target)
     report = result.report()
     cleaning = report["cleaning"]
@@ -145,7 +161,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     samples = report["samples"]
     print(
         f"samples: {samples['train']} train, {samples['eval']} held out, from {report['conversations']} "
-        f"conversations; longest {samples['max_tokens']} tokens (cutoff {args.cutoff_len}); "
+        f"conversations; longest {samples['max_tokens']} tokens (cutoff {settings.dataset.cutoff_len}); "
         f"context trimmed in {samples['trimmed_context']}"
     )
     if samples["dropped_my_turns"]:
@@ -169,6 +185,17 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explain_unreadable(files: Sequence[str], read: ReadConfig) -> None:
+    """Nothing could be read: say why for each input, as ``inspect`` does (cheap: there is nothing to read)."""
+    broken = [summary for summary in inspect_exports(files, read) if summary.error]
+    if broken:
+        raise EchoError(
+            "nothing could be read: "
+            + "; ".join(str(summary.error) for summary in broken)
+            + "."
+        )
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -184,11 +211,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import fields, replace
     from pathlib import Path
 
-    from discord_echo.train.driver import request_from_user_data, train
-    from discord_echo.train.profiles import profile
+    from discord_echo.train.driver import built_for, check_request, request_from_user_data, train
+    from discord_echo.train.profiles import profile, profile_label
     from discord_echo.train.standalone.host import StandaloneHost
 
     base = profile(args.profile)
+    label = profile_label(args.profile)
     changes = {f.name: getattr(args, f.name) for f in fields(base) if getattr(args, f.name, None) is not None}
     settings = replace(base, **changes)
     request = request_from_user_data(
@@ -201,7 +229,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         overwrite=args.overwrite,
     )
-    _print_estimate(args.model, args.profile, settings)
+    host = StandaloneHost()
+    check_request(request, host)  # a missing dataset, a refused cutoff or LoRA name: said before anything else
+    built = built_for(Path(request.dataset))
+    if built is not None and built.template is not None and built.template != args.template:
+        print(
+            f"note: {args.dataset} was built with template {built.template!r}, this run uses {args.template!r}; "
+            f"pass --template {built.template!r}, or rebuild the dataset with --template {args.template!r}"
+        )
+    _print_estimate(args.model, label, settings)
     stop = threading.Event()
 
     def on_interrupt(signum, frame) -> None:
@@ -212,7 +248,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
-        result = train(request, StandaloneHost(), _print_progress, stop)
+        result = train(request, host, _print_progress, stop)
     finally:
         signal.signal(signal.SIGINT, previous)
     evaluated = f", held-out loss {result.final_eval_loss:.4f}" if result.final_eval_loss is not None else ""
@@ -274,13 +310,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--overwrite", action="store_true", help="Replace an existing dataset of that name.")
     build.add_argument(
+        "--profile",
+        type=_profile_arg,
+        help="Training profile (label or id: " + _profile_ids() + "): fit samples to its cutoff (--cutoff wins).",
+    )
+    build.add_argument(
         "--preview", type=int, default=2, metavar="N", help="Print the first N samples as rendered for training."
     )
     for cls, names in BUILD_FIELDS.items():
-        add_field_flags(build, cls, names)
+        # Sample flags default to None, so a profile's cutoff applies unless --cutoff is given.
+        add_field_flags(build, cls, names, keep_defaults=cls is not DatasetConfig)
     _add_read_options(build)
     build.set_defaults(run=cmd_build)
     _add_train_parser(commands)
+    _add_export_parser(commands)
+    _add_compare_parsers(commands)
 
     app = commands.add_parser("app", help="Open the Discord Echo tab in a browser, without the webui.")
     app.add_argument("--user-data", default="data/user_data", help="Data folder (laid out like the webui's).")
@@ -290,10 +334,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_export_parser(commands) -> None:
+    """`export` (axolotl / LLaMA-Factory / TRL folders) and `merge` (LoRA folded into the base): export_cli.py."""
+    from discord_echo.frontends.export_cli import add_export_parsers
+
+    add_export_parsers(commands, add_field_flags)
+
+
 def _add_train_parser(commands) -> None:
     from discord_echo.templates.chat import CHAT_TEMPLATE
     from discord_echo.train.config import TrainConfig
-    from discord_echo.train.profiles import DEFAULT_PROFILE, PROFILES
+    from discord_echo.train.profiles import DEFAULT_PROFILE, profile_id
 
     train = commands.add_parser(
         "train", help="Train a LoRA on a built dataset with transformers + peft (no webui needed)."
@@ -302,7 +353,12 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--dataset", required=True, help="Dataset name (file stem in USER_DATA/training/datasets).")
     train.add_argument("--user-data", required=True, help="The webui's user_data folder (or any folder).")
     train.add_argument("--lora", required=True, help="LoRA name; written to USER_DATA/loras/NAME.")
-    train.add_argument("--profile", default=DEFAULT_PROFILE, choices=list(PROFILES), help="Hardware profile.")
+    train.add_argument(
+        "--profile",
+        default=DEFAULT_PROFILE,
+        type=_profile_arg,
+        help=f"Hardware profile, by label or id: {_profile_ids()} (default: {profile_id(DEFAULT_PROFILE)}).",
+    )
     train.add_argument(
         "--template", default=CHAT_TEMPLATE, help="'Chat Template' (the model's own) or a webui instruction template."
     )
@@ -313,10 +369,185 @@ def _add_train_parser(commands) -> None:
     train.set_defaults(run=cmd_train)
 
 
+def _profile_arg(text: str) -> str:
+    """A ``--profile`` value (label or short id) as the profile's label; argparse reports an unknown one."""
+    from discord_echo.train.profiles import profile_label
+
+    try:
+        return profile_label(text)
+    except EchoError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _profile_ids() -> str:
+    from discord_echo.train.profiles import PROFILES, profile_id
+
+    return ", ".join(profile_id(label) for label in PROFILES)
+
+
+def _comparer(args: argparse.Namespace):
+    """The held-out files of ``--dataset`` and one loaded Comparer (base + ``--lora``), as the tab loads them."""
+    from pathlib import Path
+
+    from discord_echo.evaluate.comparer import Comparer
+    from discord_echo.evaluate.session import DatasetBuild, adapter_folder
+
+    user_data = Path(args.user_data)
+    build = DatasetBuild.named(user_data, args.dataset)
+    adapter = adapter_folder(user_data / "loras", args.lora)
+    return build, lambda: Comparer.load(
+        args.model, adapter, template=args.template, templates_dir=user_data / "instruction-templates"
+    )
+
+
+def _compare_settings(args: argparse.Namespace):
+    from dataclasses import fields
+
+    from discord_echo.evaluate.comparer import CompareConfig
+
+    return CompareConfig(**{f.name: getattr(args, f.name) for f in fields(CompareConfig)})
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from discord_echo.evaluate.session import friend_of, prompts_to_compare
+
+    build, load = _comparer(args)
+    prompts = prompts_to_compare(build, args.n, args.message or "")  # before the slow load: a missing file at once
+    comparer = load()
+    settings = _compare_settings(args)
+    for number, (prompt, real) in enumerate(prompts, 1):
+        print(f"--- {number}/{len(prompts)} ---")
+        print(f"friend: {friend_of(prompt)}")
+        if real:
+            print(f"real:   {real}")
+        print(f"base:   {comparer.generate(prompt, False, settings)}")
+        print(f"tuned:  {comparer.generate(prompt, True, settings)}", flush=True)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from discord_echo.evaluate.report import perplexity_table, write_report
+
+    build, load = _comparer(args)
+    rows = build.held_out_rows()  # before the slow model load: a missing file is said at once
+    comparer = load()
+    templates_dir = Path(args.user_data) / "instruction-templates"
+    report = build.evaluate(comparer, _compare_settings(args), args.n, templates_dir, rows=rows)
+    path = write_report(comparer.adapter_dir, report)
+    headers, table = perplexity_table(report)
+    print("  |  ".join(headers))
+    for row in table:
+        print("  |  ".join(str(cell) for cell in row))
+    for warning in report.warnings:
+        print(f"warning: {warning.message}")
+    print(f"report: {path}")
+    return 0
+
+
+def cmd_character(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from discord_echo.evaluate.session import DatasetBuild
+
+    build = DatasetBuild.named(Path(args.user_data), args.dataset)
+    path = build.write_character(Path(args.user_data), overwrite=args.overwrite)
+    print(f"wrote the character {path}")
+    print(build.instructions(args.template, character=path.stem))
+    return 0
+
+
+def _add_compare_parsers(commands) -> None:
+    from discord_echo.evaluate.comparer import CompareConfig
+    from discord_echo.templates.chat import CHAT_TEMPLATE
+
+    def common(parser: argparse.ArgumentParser, model: bool = True) -> None:
+        if model:
+            parser.add_argument("--model", required=True, help="The base model the LoRA was trained on (folder or id).")
+            parser.add_argument("--lora", required=True, help="LoRA name (folder in USER_DATA/loras).")
+        parser.add_argument("--dataset", required=True, help="Dataset name the LoRA was trained on.")
+        parser.add_argument("--user-data", required=True, help="The webui's user_data folder (or any folder).")
+
+    compare = commands.add_parser(
+        "compare", help="What you really said vs the base model vs your tuned LoRA, on held-out prompts."
+    )
+    common(compare)
+    compare.add_argument("--message", help="Write this as your friend instead of using held-out prompts.")
+    compare.add_argument("-n", type=int, default=3, help="How many held-out prompts to compare (default 3).")
+    compare.add_argument("--template", help="Override the template saved with the LoRA.")
+    add_field_flags(compare.add_argument_group("sampling"), CompareConfig)
+    compare.set_defaults(run=cmd_compare)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="Held-out perplexity, style and warnings; saves the report next to the LoRA (as the tab)."
+    )
+    common(evaluate)
+    evaluate.add_argument("-n", type=int, default=8, help="Held-out prompts to generate replies for (default 8).")
+    evaluate.add_argument("--template", help="Override the template saved with the LoRA.")
+    add_field_flags(evaluate.add_argument_group("sampling"), CompareConfig)
+    evaluate.set_defaults(run=cmd_evaluate)
+
+    character = commands.add_parser(
+        "character", help="Write the webui chat character of your dataset (persona as context) and how to chat."
+    )
+    common(character, model=False)
+    character.add_argument("--template", default=CHAT_TEMPLATE, help="The template you trained with.")
+    character.add_argument("--overwrite", action="store_true", help="Replace a character of that name.")
+    character.set_defaults(run=cmd_character)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    with printable_output():  # file names, channel names and chat text can hold terminal escapes
+        args = build_parser().parse_args(argv)
+        return _run(args)
+
+
+@contextlib.contextmanager
+def printable_output() -> Iterator[None]:
+    """While the block runs, everything written to stdout and stderr has its control characters escaped
+    (core/printable.py; line breaks and tabs stay), so no input can drive the terminal."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Printable(sys.stdout), _Printable(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+class _Printable:
+    """A text stream that writes `printable` text to the stream it wraps."""
+
+    def __init__(self, stream: TextIO):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(printable(text, keep="\n\t"))
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+class _OneLine(_Printable):
+    """A text stream for lines printed one per `print`: only the line end ``print`` adds is written as is."""
+
+    def write(self, text: str) -> int:
+        return self._stream.write(text if text == "\n" else printable(text))
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.run(args)
+    except FileExistsRefusedError as exc:
+        if not hasattr(args, "overwrite"):
+            print(f"Error: {exc}", file=sys.stderr)
+            return 1
+        also = " (or --resume to continue its training)" if hasattr(args, "resume") else ""
+        print(
+            f"Error: {exc.path} already exists. Choose another name, or pass --overwrite to replace it{also}.",
+            file=sys.stderr,
+        )
+        return 1
     except EchoError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1

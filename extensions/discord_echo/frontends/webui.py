@@ -6,7 +6,9 @@ objects (``modules.shared``) are reached through ``train.webui.host``, the only 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from discord_echo.frontends.ui.tab import TabContext
 from discord_echo.frontends.webui_params import read_config
@@ -37,7 +39,29 @@ def tab_context(params: dict) -> TabContext:
         default_model=lambda: str(getattr(webui_shared(), "model_name", "") or ""),
         comparer_factory=webui_comparer,
         reload_4bit=reload_in_4bit,
+        lora_menu=model_tab_lora_menu(),
     )
+
+
+def model_tab_lora_menu() -> tuple[Any, Callable[[], Any]] | None:
+    """The Model tab's LoRA menu and its update (LoRAs on disk, the applied ones selected); None without one.
+
+    Training applies the new LoRA (``shared.lora_names``); the tab sends this update when a run ends, so the
+    menu shows it selected without pressing the Model tab's refresh.
+    """
+    menu = (getattr(webui_shared(), "gradio", None) or {}).get("lora_menu")
+    if menu is None:
+        return None
+
+    def update() -> Any:
+        import gradio as gr
+
+        from discord_echo.frontends.ui.choices import lora_names
+
+        applied = [str(n) for n in getattr(webui_shared(), "lora_names", None) or []]
+        return gr.update(choices=sorted(set(lora_names(loras_dir())) | set(applied)), value=applied)
+
+    return menu, update
 
 
 def webui_comparer(model: str, adapter: Path, *, template: str | None = None, templates_dir: Path | None = None):

@@ -103,16 +103,25 @@ def inspect_exports(
     ``observe`` sees every message as it streams by, so a caller can gather more (the tab
     lists participants) without reading the files twice.
     """
+    from discord_echo.ingest.overlap import SameChannelCheck
+
     reports: list[FileReport] = []
     tallies: dict[str, _Tally] = {}
-    for message in read_exports(paths, config, reports):
+    same_channel = SameChannelCheck()
+    for message in same_channel.watch(read_exports(paths, config, reports)):
         if observe is not None:
             observe(message)
         tally = tallies.get(message.source.path)
         if tally is None:
             tally = tallies[message.source.path] = _Tally()
         tally.add(message)
-    return [_summarize(report, tallies.get(report.path, _Tally())) for report in reports]
+    summaries = [_summarize(report, tallies.get(report.path, _Tally())) for report in reports]
+    # One channel in two formats (its CSV and its TXT): said in both files' summaries.
+    for (first, second), warning in zip(same_channel.pairs(), same_channel.warnings(), strict=True):
+        for summary in summaries:
+            if summary.path in (first, second):
+                summary.warnings.append(warning)
+    return summaries
 
 
 def _summarize(report: FileReport, tally: _Tally) -> FileSummary:

@@ -75,6 +75,12 @@ class TrainConfig:
     )
     eval_steps: int = setting(50, "Evaluate every N steps", "Held-out loss every N optimizer steps (and at the end).")
     seed: int = setting(42, "Seed", "Seeds shuffling, dropout and adapter initialisation, for repeatable runs.")
+    cpu_threads: int = setting(
+        0,
+        "CPU threads",
+        "Threads torch trains with when there is no GPU; 0 = one per CPU core this process may use. Never more: "
+        "threads beyond the cores spin-wait and make training several times slower.",
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.target_modules, str) and self.target_modules != "all-linear":
@@ -93,7 +99,7 @@ class TrainConfig:
                 raise ConfigError(name, value, "must be a positive whole number")
         if self.lora_rank > MAX_RANK:
             raise ConfigError("lora_rank", self.lora_rank, f"must be at most {MAX_RANK}")
-        for name in ("save_steps", "save_total_limit", "eval_steps", "seed"):
+        for name in ("save_steps", "save_total_limit", "eval_steps", "seed", "cpu_threads"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(name, value, "must be a whole number, 0 or more")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from discord_echo.core.errors import ConfigError, HostUnavailableError, TrainingError
-from discord_echo.core.safe_files import FileExistsRefusedError, contained_path, validate_name
+from discord_echo.core.safe_files import FileExistsRefusedError, contained_path, finish_replacing, validate_name
 from discord_echo.templates.chat import CHAT_TEMPLATE
 from discord_echo.templates.trainer_rows import TokenizedRows, chat_template_for, read_chat_rows, tokenize_rows
 from discord_echo.train.config import TrainConfig
@@ -47,6 +47,9 @@ def request_from_user_data(
     user_data = Path(user_data)
     datasets = user_data / "training" / "datasets"
     train_file = contained_path(datasets, validate_name(dataset, "dataset") + ".json")
+    from discord_echo.dataset.writer import journal_path
+
+    finish_replacing(journal_path(user_data, dataset))  # a build killed between renames is completed first
     eval_file = contained_path(datasets, f"{dataset}{EVAL_SUFFIX}.json")
     return TrainRequest(
         model=model,
@@ -161,26 +164,65 @@ def train(
     return host.train(request, on_progress or _ignore, stop or threading.Event())
 
 
+@dataclass(frozen=True)
+class BuiltFor:
+    """What a dataset was built for, as its build sidecar (dataset/writer.py) records it."""
+
+    cutoff_len: int | None  # the cutoff the samples were fitted to
+    longest: int | None  # the longest sample, in tokens
+    template: str | None  # "Chat Template", a webui template name, or None (built-in ChatML estimate)
+    tokenizer: str | None  # the tokenizer folder samples were counted with (None: estimated)
+
+
+def built_for(dataset: Path) -> BuiltFor | None:
+    """The build sidecar's record for ``<name>.json``; None when there is none (a dataset not built by us)."""
+    from discord_echo.dataset.writer import SIDECAR_SUFFIX
+
+    sidecar = Path(dataset).with_name(Path(dataset).stem + SIDECAR_SUFFIX)
+    try:
+        info = json.loads(sidecar.read_text(encoding="utf-8"))
+        report, settings = info.get("report", {}), info.get("settings", {})
+        samples = report.get("samples", {})
+        cutoff = settings.get("dataset", {}).get("cutoff_len")
+        longest = samples.get("max_tokens")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return BuiltFor(
+        cutoff_len=cutoff if isinstance(cutoff, int) else None,
+        longest=longest if isinstance(longest, int) else None,
+        template=report.get("template") if isinstance(report.get("template"), str) else None,
+        tokenizer=report.get("tokenizer") if isinstance(report.get("tokenizer"), str) else None,
+    )
+
+
+def cutoff_mismatch(request: TrainRequest) -> BuiltFor | None:
+    """The sidecar's record when the dataset's longest sample exceeds the run's cutoff (the trainer would drop
+    rows), else None. A front end that can rebuild the dataset for the run's cutoff does so on seeing it."""
+    built = built_for(Path(request.dataset))
+    if built is None or built.longest is None or built.longest <= request.settings.cutoff_len:
+        return None
+    return built
+
+
 def _check_cutoff(request: TrainRequest) -> None:
     """Refuse a run whose cutoff is shorter than the dataset's longest row: the trainer would drop rows.
 
-    The build report beside the dataset (dataset/writer.py's sidecar) records the longest sample in tokens.
+    The build report beside the dataset (dataset/writer.py's sidecar) records the longest sample in tokens and
+    the cutoff it was built for; the message says both ways out.
     """
-    from discord_echo.dataset.writer import SIDECAR_SUFFIX
-
-    sidecar = Path(request.dataset).with_name(Path(request.dataset).stem + SIDECAR_SUFFIX)
-    try:
-        longest = json.loads(sidecar.read_text(encoding="utf-8"))["report"]["samples"]["max_tokens"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return  # not built by us, or an older build: nothing to compare with
+    built = cutoff_mismatch(request)
+    if built is None:
+        return
     cutoff = request.settings.cutoff_len
-    if isinstance(longest, int) and longest > cutoff:
-        raise ConfigError(
-            "cutoff_len",
-            cutoff,
-            f"is shorter than the dataset's longest sample ({longest} tokens): the trainer would drop rows. "
-            f"Rebuild the dataset with cutoff {cutoff}, or train with a cutoff of at least {longest}",
-        )
+    was = f" (it was built for cutoff {built.cutoff_len})" if built.cutoff_len else ""
+    raise ConfigError(
+        "cutoff_len",
+        cutoff,
+        f"is shorter than the dataset's longest sample ({built.longest} tokens): the trainer would drop rows. "
+        f"{Path(request.dataset).name}{was}: rebuild it for cutoff {cutoff} (CLI: build ... --cutoff {cutoff} "
+        f"--overwrite, or --profile with the profile you train with; in the tab: Preview and Write dataset again), "
+        f"or train with a cutoff of at least {built.longest} (--cutoff {built.longest})",
+    )
 
 
 def _legacy_rows(dataset: Path) -> int:

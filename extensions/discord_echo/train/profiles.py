@@ -8,6 +8,7 @@ crashing later. The memory estimate for a model and settings lives in ``vram.py`
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -66,13 +67,47 @@ PROFILES["Tiny demo model (CPU)"] = replace(
     PROFILES["CPU (no GPU)"], learning_rate=2e-2, epochs=4.0, save_steps=0, eval_steps=10
 )
 
+# The real demo model (SmolLM2-135M-Instruct, built by install.py; train/demo_model.py) on 2 CPU cores. Measured
+# on the bundled echo sample (90 samples, longest 136 tokens; benchmarks/echo_quality.py): lr 1e-3 copies the
+# voice but forgets facts and falls back on stock lines ("haha sure thing") whatever was asked; 2e-4 keeps the
+# facts but barely sounds like me; 5e-4 for 2 epochs does both, in about 45 optimizer steps of ~3 s each.
+DEMO_MODEL_PROFILE = "CPU demo (SmolLM2-135M)"
+PROFILES[DEMO_MODEL_PROFILE] = replace(
+    PROFILES["CPU (no GPU)"], learning_rate=5e-4, epochs=2.0, save_steps=15, eval_steps=15
+)
+
+# Short typeable ids, one per profile, accepted wherever a profile is named (CLI ``--profile cpu``, the tab).
+PROFILE_IDS: dict[str, str] = {
+    "6gb": "6 GB (RTX 2060, 3050)",
+    "8gb": DEFAULT_PROFILE,
+    "12gb": "12 GB (RTX 3060 12 GB, 4070)",
+    "16gb": "16 GB (RTX 4060 Ti 16 GB, 4080)",
+    "24gb": "24 GB (RTX 3090, 4090)",
+    "cpu": "CPU (no GPU)",
+    "tiny": "Tiny demo model (CPU)",
+    "smol": DEMO_MODEL_PROFILE,
+}
+
+
+def profile_label(name: str) -> str:
+    """The label of a profile given by label or by short id (``"cpu"``); ``ConfigError`` lists both for neither."""
+    if name in PROFILES:
+        return name
+    label = PROFILE_IDS.get(name.strip().lower())
+    if label in PROFILES:
+        return label
+    known = ", ".join(f"{label} ({profile_id(label)})" for label in PROFILES)
+    raise ConfigError("profile", name, f"must be one of: {known}")
+
+
+def profile_id(label: str) -> str:
+    """The short id of a profile label (the label itself for a profile without one)."""
+    return next((short for short, known in PROFILE_IDS.items() if known == label), label)
+
 
 def profile(name: str) -> TrainConfig:
-    """The settings of a named hardware profile; ``ConfigError`` lists the names for an unknown one."""
-    try:
-        return PROFILES[name]
-    except KeyError:
-        raise ConfigError("profile", name, f"must be one of: {', '.join(PROFILES)}") from None
+    """The settings of a profile named by label or short id; ``ConfigError`` lists the names for an unknown one."""
+    return PROFILES[profile_label(name)]
 
 
 # --- what this machine can run ---------------------------------------------------------------------------
@@ -88,9 +123,20 @@ class HardwarePlan:
     optimizer: str
     wanted_optimizer: str
     notes: tuple[str, ...] = ()
+    threads: int = 0  # torch threads on a CPU; 0 on a GPU (left as torch sets them)
 
 
-def plan_hardware(settings: TrainConfig, cuda: bool, bitsandbytes: bool, bf16: bool = True) -> HardwarePlan:
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one, which containers narrow)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def plan_hardware(
+    settings: TrainConfig, cuda: bool, bitsandbytes: bool, bf16: bool = True, cores: int | None = None
+) -> HardwarePlan:
     """Decide device, 4-bit loading, dtype and optimizer from what is present (pure: inputs are injected).
 
     ``cuda``: a CUDA GPU is usable; ``bitsandbytes``: the package imports; ``bf16``: the GPU runs bfloat16
@@ -115,6 +161,11 @@ def plan_hardware(settings: TrainConfig, cuda: bool, bitsandbytes: bool, bf16: b
     if cuda and dtype == "bfloat16" and not bf16:
         notes.append("this GPU has no bfloat16 (older than Ampere): computing in float16")
         dtype = "float16"
+    threads = 0
+    if not cuda:
+        cores = cores or available_cores()
+        threads = min(settings.cpu_threads or cores, cores)
+        notes.append(f"CPU: training with {threads} torch thread{'s' if threads != 1 else ''} ({cores} cores here)")
     return HardwarePlan(
         device="cuda" if cuda else "cpu",
         load_in_4bit=quant,
@@ -122,4 +173,5 @@ def plan_hardware(settings: TrainConfig, cuda: bool, bitsandbytes: bool, bf16: b
         optimizer=optimizer,
         wanted_optimizer=settings.optimizer,
         notes=tuple(notes),
+        threads=threads,
     )

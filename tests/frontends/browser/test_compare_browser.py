@@ -31,7 +31,7 @@ def trained(app_url, tmp_path_factory):
     mine[-1]["content"] = "<img src=x onerror=\"window.__xss='compare'\"> lol"
     export = tmp_path_factory.mktemp("export") / "dm.json"
     export.write_text(json.dumps(data, indent=2))
-    model = demo_model(user_data)
+    model, _profile = demo_model(user_data)  # the tiny model: the app's data folder here has no real one
     settings = BuildConfig()
     result = build_dataset([export], ["alex"], settings, load_renderer(model))
     write_build(result, settings, user_data, "browser-echo")
@@ -44,12 +44,13 @@ def trained(app_url, tmp_path_factory):
 def test_compare_fills_three_columns(browser, app_url, trained):
     page = browser.new_page(viewport={"width": 1400, "height": 2400})
     page.goto(str(app_url))
-    page.locator("#discord-echo-dataset-name textarea, #discord-echo-dataset-name input").first.fill("browser-echo")
-    page.locator("#discord-echo-train-lora-name textarea, #discord-echo-train-lora-name input").first.fill(
-        "browser-lora"
-    )
+    # Both are dropdowns that take a typed name (Enter commits it); Compare's LoRA follows the Train section's.
+    for field, value in (("dataset-name", "browser-echo"), ("train-lora-name", "browser-lora")):
+        box = page.locator(f"#discord-echo-{field} input").first
+        box.fill(value)
+        box.press("Enter")
     page.locator("#discord-echo-compare-load").click()
-    page.locator("#discord-echo-compare-status").get_by_text("held-out replies of yours").wait_for(timeout=30_000)
+    page.locator("#discord-echo-compare-load-status").get_by_text("held-out replies of yours").wait_for(timeout=30_000)
     page.locator("#discord-echo-compare-go").click()
     page.locator("#discord-echo-compare-status").get_by_text("Same prompt").wait_for(timeout=120_000)
     columns = {

@@ -46,7 +46,7 @@ def test_html_in_messages_is_shown_literally_and_never_executes(browser, app_url
     me.click()
     page.get_by_role("option", name="alex").first.click()
     page.locator("#discord-echo-preview-button").click()
-    page.locator("#discord-echo-status").get_by_text("training samples ready").wait_for(timeout=60_000)
+    page.locator("#discord-echo-preview-status").get_by_text("training samples ready").wait_for(timeout=60_000)
     preview = page.locator("#discord-echo-preview")
     text = preview.inner_text()
     shown = [trick for trick in TRICKS if trick in text]

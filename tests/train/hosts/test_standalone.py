@@ -71,21 +71,23 @@ def trained(tiny_model, user_data, tmp_path_factory):
 def test_a_real_lora_learns_and_reports_held_out_loss(trained):
     request, result, _ = trained
     rows = len(read_chat_rows(request.dataset))
-    assert result.total_steps == FAST.total_steps(rows) == 56 and result.steps == 56 and not result.interrupted
+    total = FAST.total_steps(rows)  # 56-60 optimizer steps on the bundled sample
+    assert total > 50 and result.total_steps == total and result.steps == total and not result.interrupted
     steps, losses = zip(*result.train_loss, strict=True)
-    assert list(steps) == list(range(1, 57)) and all(math.isfinite(x) for x in losses)
+    assert list(steps) == list(range(1, total + 1)) and all(math.isfinite(x) for x in losses)
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
     assert first - last > 1.0, (first, last)  # measured: ~7.7 -> ~4
     assert result.final_eval_loss is not None and result.final_eval_loss < result.eval_loss[0][1]
-    assert [s for s, _ in result.eval_loss] == [10, 20, 30, 40, 50, 56]  # every eval_steps and at the end
+    every_ten = list(range(10, total, 10))
+    assert [s for s, _ in result.eval_loss] == [*every_ten, total]  # every eval_steps and at the end
     assert result.dropped_rows == 0  # the pipeline never writes rows over the cutoff
 
 
 def test_progress_reports_steps_loss_speed_and_eta(trained):
-    _, _, progress = trained
+    _, result, progress = trained
     steps = [p for p in progress if not p.message]
-    assert [p.step for p in steps] == sorted(p.step for p in steps) and steps[-1].step == 56
-    assert {p.total_steps for p in steps} == {56}
+    assert [p.step for p in steps] == sorted(p.step for p in steps) and steps[-1].step == result.total_steps
+    assert {p.total_steps for p in steps} == {result.total_steps}
     assert all(p.loss is not None and p.learning_rate is not None for p in steps if p.eval_loss is None)
     assert all(p.tokens_per_second and p.tokens_per_second > 0 for p in steps)
     assert steps[-1].eta_seconds == 0 and all(p.eta_seconds is not None and p.eta_seconds >= 0 for p in steps)
@@ -105,18 +107,21 @@ def test_adapter_folder_matches_the_webui_layout(trained):
     assert TrainConfig.from_dict(params["settings"]) == FAST
     assert params["effective"]["optimizer"] == "adamw_torch" and params["request"]["lora_name"] == "echo"
     log = json.loads((folder / "training_log.json").read_text())
-    assert [e["step"] for e in log["log_history"] if "loss" in e] == list(range(1, 57))
+    assert [e["step"] for e in log["log_history"] if "loss" in e] == list(range(1, result.total_steps + 1))
     assert log["final_eval_loss"] == result.final_eval_loss and log["runtime_seconds"] > 0
     assert json.loads((folder / "training_prompt.json").read_text())["template_type"] == "chat_template"
 
 
 def test_checkpoints_every_save_steps_pruned_to_the_limit(trained):
     _, result, _ = trained
-    kept = sorted(p.name for p in result.adapter_dir.glob("checkpoint-*"))
-    assert kept == ["checkpoint-50", "checkpoint-56"]  # saved at 10, 20, .. 50 and the last step; 2 kept
-    state = json.loads((result.adapter_dir / "checkpoint-50" / "trainer_state.json").read_text())
-    assert state["global_step"] == 50 and [e["step"] for e in state["log_history"] if "loss" in e][-1] == 50
-    assert (result.adapter_dir / "checkpoint-50" / "adapter_model.safetensors").is_file()
+    total = result.total_steps
+    last_ten = (total - 1) // 10 * 10  # saved at 10, 20, ... and at the last step; 2 kept
+    kept = sorted((p.name for p in result.adapter_dir.glob("checkpoint-*")), key=lambda name: int(name.split("-")[1]))
+    assert kept == [f"checkpoint-{last_ten}", f"checkpoint-{total}"]
+    state = json.loads((result.adapter_dir / f"checkpoint-{last_ten}" / "trainer_state.json").read_text())
+    logged = [e["step"] for e in state["log_history"] if "loss" in e]
+    assert state["global_step"] == last_ten and logged[-1] == last_ten
+    assert (result.adapter_dir / f"checkpoint-{last_ten}" / "adapter_model.safetensors").is_file()
 
 
 @pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")  # peft 0.21 on transformers 5
@@ -179,7 +184,8 @@ def test_rows_over_the_cutoff_are_dropped_and_counted(tiny_model, user_data):
 
 def test_all_rows_over_the_cutoff_is_an_error_before_loading_the_model(tiny_model, user_data, tmp_path):
     request = _request(tiny_model, user_data, tmp_path, replace(FAST, cutoff_len=16))
-    with pytest.raises(TrainingError, match=r"all 54 rows of .*echo.json exceed cutoff_len 16"):
+    rows = len(read_chat_rows(request.dataset))
+    with pytest.raises(TrainingError, match=rf"all {rows} rows of .*echo.json exceed cutoff_len 16"):
         StandaloneHost().train(request)
     assert not (tmp_path / "echo").exists()
 
@@ -200,7 +206,8 @@ def test_interrupted_run_saves_and_resume_continues_from_its_checkpoint(tiny_mod
             stop.set()
 
     first = StandaloneHost().train(_request(tiny_model, user_data, tmp_path, settings), stop_at_step_5, stop)
-    assert first.interrupted and first.steps == 5 and first.total_steps == 18
+    total = first.total_steps  # 2 epochs of the rows within 140 tokens
+    assert first.interrupted and first.steps == 5 and total > 9
     assert first.dropped_rows == too_long > 0 and any("longer than cutoff_len 140" in n for n in first.notes)
     assert (first.adapter_dir / "adapter_model.safetensors").is_file() and first.final_eval_loss is None
     assert newest_checkpoint(first.adapter_dir).name == "checkpoint-5"  # saved at the stop, not only every 3
@@ -208,11 +215,13 @@ def test_interrupted_run_saves_and_resume_continues_from_its_checkpoint(tiny_mod
     progress = []
     again = _request(tiny_model, user_data, tmp_path, settings, resume=True)
     second = StandaloneHost().train(again, progress.append, threading.Event())
-    assert not second.interrupted and second.steps == 18
+    assert not second.interrupted and second.steps == total
     assert min(p.step for p in progress if p.loss is not None) == 6  # continues; does not restart at 1
-    assert [s for s, _ in second.train_loss] == list(range(1, 19))  # history carried over from the checkpoint
+    assert [s for s, _ in second.train_loss] == list(range(1, total + 1))  # history carried over
     assert second.final_eval_loss is not None
-    assert sorted(p.name for p in second.adapter_dir.glob("checkpoint-*")) == ["checkpoint-15", "checkpoint-18"]
+    last_three = (total - 1) // 3 * 3  # saved every 3 steps and at the end; 2 kept
+    kept = sorted(p.name for p in second.adapter_dir.glob("checkpoint-*"))
+    assert sorted(kept) == sorted([f"checkpoint-{last_three}", f"checkpoint-{total}"])
 
 
 def test_an_existing_lora_is_never_replaced_unless_asked(tiny_model, user_data, tmp_path):
@@ -238,7 +247,9 @@ def test_a_stop_before_the_first_step_trains_and_replaces_nothing(tiny_model, us
     stop.set()
     request = _request(tiny_model, user_data, tmp_path, FAST, overwrite=True)
     result = StandaloneHost().train(request, None, stop)
-    assert result.interrupted and result.steps == 0 and result.total_steps == 56
+    assert result.interrupted and result.steps == 0 and result.total_steps == FAST.total_steps(
+        len(read_chat_rows(request.dataset))
+    )
     assert [p.name for p in (tmp_path / "echo").iterdir()] == ["keep.txt"]
 
 

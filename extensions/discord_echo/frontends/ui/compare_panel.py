@@ -15,6 +15,7 @@ the webui's ``--multi-user`` mode (guard.py).
 
 from __future__ import annotations
 
+import threading
 from html import escape
 from typing import Any
 
@@ -31,12 +32,21 @@ from discord_echo.evaluate.session import (
     pair_rows,
     pick_choices,
 )
+from discord_echo.frontends.ui.choices import REFRESH, lora_names
 from discord_echo.frontends.ui.forms import config_from, widgets_for
 from discord_echo.frontends.ui.guard import guarded, owner_only
 from discord_echo.frontends.ui.parts import DatasetParts, TrainParts
+from discord_echo.frontends.ui.plots import perplexity_frame, zero_based
 from discord_echo.frontends.ui.render import evaluation_html
 
 PREFIX = "discord-echo-compare"
+
+
+def gr_dropdown(choices: list[str], value: str | None):
+    """A name dropdown's update: ``choices`` on disk, ``value`` kept (a typed new name stays)."""
+    import gradio as gr
+
+    return gr.Dropdown(choices=choices, value=value, allow_custom_value=True)
 
 
 def _dropdown(choices: list[tuple[str, int]], value: int = TYPED_PICK):
@@ -79,6 +89,43 @@ def _round_fields(test: Any) -> tuple[str, str, str]:
     return "", "", ""
 
 
+class EvaluationCancelled(EchoError):
+    """Cancel was pressed: the evaluation stopped before its next step."""
+
+
+class _Watched:
+    """The Comparer as a running evaluation uses it: each slow call says what it does, and checks for Cancel.
+
+    `report.evaluate` calls ``score`` (perplexities), ``batch`` (the replies) and ``adapter`` (topicality);
+    everything else is the Comparer's own.
+    """
+
+    def __init__(self, comparer: Any, stop: threading.Event):
+        self._comparer, self._stop = comparer, stop
+        self.doing, self.steps = "reading the held-out set", 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._comparer, name)
+
+    def _step(self, doing: str) -> None:
+        if self._stop.is_set():
+            raise EvaluationCancelled("evaluation cancelled")
+        self.steps += 1
+        self.doing = doing
+
+    def score(self, rows: Any, adapter: bool, *args: Any, **kwargs: Any) -> Any:
+        self._step(f"held-out perplexity with the {'tuned' if adapter else 'base'} model")
+        return self._comparer.score(rows, adapter, *args, **kwargs)
+
+    def batch(self, pairs: Any, *args: Any, **kwargs: Any) -> Any:
+        self._step(f"base and tuned replies to {len(pairs)} held-out prompts")
+        return self._comparer.batch(pairs, *args, **kwargs)
+
+    def adapter(self, on: bool) -> Any:
+        self._step("how on-topic the replies are")
+        return self._comparer.adapter(on)
+
+
 class ComparePanel:
     """Components and handlers of the Compare section (a part of `EchoTab`).
 
@@ -93,6 +140,7 @@ class ComparePanel:
         self.c: dict[str, Any] = {}
         self.settings_widgets: dict[str, Any] = {}
         self._comparers = ComparerCache()
+        self._eval_stop: threading.Event | None = None  # set by Cancel; the running evaluation stops at its next step
 
     def build(self) -> None:
         import gradio as gr
@@ -113,6 +161,16 @@ class ComparePanel:
                 value=TYPED_PICK,
                 elem_id=f"{PREFIX}-pick",
             )
+            # Any trained LoRA; it follows the Train section's LoRA name until another is picked.
+            c["lora"] = gr.Dropdown(
+                label="LoRA to compare",
+                choices=lora_names(self.context.loras_dir),
+                value=self.train.lora.value,
+                allow_custom_value=True,
+                elem_id=f"{PREFIX}-lora",
+            )
+            c["lora_refresh"] = gr.Button(REFRESH, elem_id=f"{PREFIX}-lora-refresh", scale=0, min_width=40)
+        c["load_status"] = gr.HTML(elem_id=f"{PREFIX}-load-status")  # Load's result, beside its button
         c["typed"] = gr.Textbox(label="…or write as your friend", elem_id=f"{PREFIX}-typed", lines=2)
         with gr.Accordion("Sampling", open=False, elem_id=f"{PREFIX}-sampling"):
             self.settings_widgets = widgets_for(CompareConfig, f"{PREFIX}-setting")
@@ -129,14 +187,22 @@ class ComparePanel:
             c["evaluate"] = gr.Button(
                 "Evaluate and save the report", elem_id=f"{PREFIX}-evaluate", interactive=owner_only(self.context)
             )
+            c["cancel"] = gr.Button("Cancel", variant="stop", elem_id=f"{PREFIX}-cancel")
+        c["eval_status"] = gr.HTML(elem_id=f"{PREFIX}-eval-status")  # Evaluate's progress and result
         c["numbers"] = gr.Dataframe(
             label="Held-out perplexity (lower is better)",
             headers=["held-out replies", "base", "tuned", "change", "scored tokens"],
             interactive=False,
             elem_id=f"{PREFIX}-numbers",
         )
+        # One bar per (replies, model), side by side: stacking would add my perplexity to the others'.
         c["chart"] = gr.BarPlot(
-            x="model", y="perplexity", color="replies", title="Perplexity, base vs tuned", elem_id=f"{PREFIX}-chart"
+            x="bar",
+            y="perplexity",
+            color="model",
+            title="Perplexity, base vs tuned",
+            elem_id=f"{PREFIX}-chart",
+            **zero_based(),
         )
         c["style"] = gr.Dataframe(
             label="Style: real vs base vs tuned",
@@ -148,6 +214,8 @@ class ComparePanel:
             label="Side by side",
             headers=["friend", "real", "base", "tuned"],
             interactive=False,
+            wrap=True,  # long replies wrap, so the tuned column is seen without scrolling sideways
+            column_widths=["25%", "25%", "25%", "25%"],
             elem_id=f"{PREFIX}-rows",
         )
         c["echo"] = gr.Dataframe(
@@ -182,22 +250,28 @@ class ComparePanel:
             c["replace_character"] = gr.Checkbox(
                 label="Replace a character of that name", value=False, elem_id=f"{PREFIX}-replace-character"
             )
+        c["character_status"] = gr.HTML(elem_id=f"{PREFIX}-character-status")  # Write character's result
         c["instructions"] = gr.Markdown(elem_id=f"{PREFIX}-instructions")
         c["pairs"] = gr.State([])
         self._wire()
 
     def _wire(self) -> None:
-        c, dataset, lora = self.c, self.dataset, self.train.lora
+        c, dataset, lora = self.c, self.dataset, self.c["lora"]
         widgets = list(self.settings_widgets.values())
-        c["load"].click(self.on_load, [dataset.name], [c["status"], c["pick"], c["pairs"]])
+        self.train.lora.change(lambda name: name, [self.train.lora], [lora])  # follows Train's LoRA name
+        c["lora_refresh"].click(self.on_refresh_loras, [lora], [lora])
+        if self.train.trained is not None:  # a run just made a new LoRA: offer it
+            self.train.trained.then(self.on_refresh_loras, [lora], [lora])
+        c["load"].click(self.on_load, [dataset.name], [c["load_status"], c["pick"], c["pairs"]])
         go_inputs = [dataset.model, lora, dataset.template, c["pairs"], c["pick"], c["typed"], dataset.name, *widgets]
         c["go"].click(self.on_compare, go_inputs, [c["status"], c["prompt"], c["real"], c["base"], c["tuned"]])
         eval_inputs = [dataset.model, lora, dataset.template, dataset.name, c["n"], *widgets]
-        c["evaluate"].click(
+        evaluating = c["evaluate"].click(
             self.on_evaluate,
             eval_inputs,
-            [c["status"], c["numbers"], c["chart"], c["style"], c["echo"], c["rows"], c["report"], c["evaluated"]],
+            [c["eval_status"], c["numbers"], c["chart"], c["style"], c["echo"], c["rows"], c["report"], c["evaluated"]],
         )
+        c["cancel"].click(self.on_cancel_evaluate, [], [c["eval_status"]], cancels=[evaluating])
         blind_outputs = [c["blind_score"], c["blind"], c["blind_prompt"], c["blind_a"], c["blind_b"]]
         c["blind_start"].click(self.on_blind_start, [c["evaluated"]], blind_outputs)
         c["pick_a"].click(self.on_blind_pick_a, [c["evaluated"], c["blind"]], blind_outputs)
@@ -205,8 +279,20 @@ class ComparePanel:
         c["character"].click(
             self.on_character,
             [dataset.name, dataset.template, c["replace_character"]],
-            [c["status"], c["instructions"]],
+            [c["character_status"], c["instructions"]],
         )
+
+    def on_refresh_loras(self, current: str | None = None):
+        """The LoRA dropdown with the LoRAs on disk now, keeping what is typed or picked."""
+        return gr_dropdown(lora_names(self.context.loras_dir), current)
+
+    def on_cancel_evaluate(self) -> str:
+        """Cancel: the running evaluation stops before its next step (its partial numbers are not saved)."""
+        stop = self._eval_stop
+        if stop is None:
+            return "<p>Nothing is being evaluated.</p>"
+        stop.set()
+        return "<p>Evaluation cancelled.</p>"
 
     # -- helpers ------------------------------------------------------------------------------
     def _build(self, dataset: str) -> DatasetBuild:
@@ -272,27 +358,65 @@ class ComparePanel:
 
     @guarded(_evaluate_failed, owner="comparing models")
     def on_evaluate(self, model, lora, template, dataset, n, *values):
+        """Generator: what the evaluation is doing (beside the button) while it runs, then the tables.
+
+        It runs in a worker thread; Cancel (`on_cancel_evaluate`) stops it before its next step.
+        """
+        import gradio as gr
         import pandas as pd
 
+        from discord_echo.evaluate.metrics import held_out_pairs
         from discord_echo.evaluate.report import echo_table, perplexity_chart, perplexity_table, write_report
         from discord_echo.evaluate.style import style_table
 
         build = self._build(dataset)
         rows = build.held_out_rows()  # before the slow model load: a missing file is said at once
-        comparer = self.comparer(model, lora, template)
+        if not held_out_pairs(rows):
+            raise EchoError(
+                f"nothing to evaluate: dataset {(dataset or '').strip()} holds no held-out replies of yours; "
+                "write it again with a held-out share (Samples: eval fraction above 0)"
+            )
+        settings = self._settings(list(values))
         templates_dir = self.context.user_data / "instruction-templates"
-        report = build.evaluate(comparer, self._settings(list(values)), int(n or 8), templates_dir, rows=rows)
-        path = write_report(comparer.adapter_dir, report)
+        stop = self._eval_stop = threading.Event()
+        outcome: dict[str, Any] = {}
+        watched: dict[str, _Watched] = {}
+
+        def work() -> None:
+            try:
+                comparer = self.comparer(model, lora, template)
+                watched["comparer"] = _Watched(comparer, stop)
+                outcome["report"] = build.evaluate(watched["comparer"], settings, int(n or 8), templates_dir, rows=rows)
+                if not stop.is_set():
+                    outcome["path"] = write_report(comparer.adapter_dir, outcome["report"])
+            except BaseException as exc:  # noqa: BLE001 - handed to the UI thread below
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=work, name="discord-echo-evaluate", daemon=True)
+        worker.start()
+        unchanged = [gr.update()] * 7
+        while worker.is_alive():
+            worker.join(0.5)
+            doing = watched["comparer"].doing if "comparer" in watched else "loading the model and the LoRA"
+            step = f" (step {watched['comparer'].steps})" if "comparer" in watched else ""
+            yield (f"<p>Evaluating: {escape(doing)}{step}…</p>", *unchanged)
+        if self._eval_stop is stop:
+            self._eval_stop = None
+        if "error" in outcome:
+            raise outcome["error"]
+        if stop.is_set():
+            raise EvaluationCancelled("evaluation cancelled; nothing was saved")
+        report, path = outcome["report"], outcome["path"]
         headers, table = perplexity_table(report)
         style_headers, style_rows = style_table(report.style)
         side = pd.DataFrame(
             [(r.prompt, r.real, r.base, r.tuned) for r in report.rows], columns=["friend", "real", "base", "tuned"]
         )
         status = "Evaluated on the held-out set." if not report.warnings else "Evaluated; see the warnings below."
-        return (
+        yield (
             status,
             pd.DataFrame(table, columns=headers),
-            pd.DataFrame(perplexity_chart(report)),
+            perplexity_frame(perplexity_chart(report)),
             pd.DataFrame(style_rows, columns=style_headers),
             pd.DataFrame(echo_table(report), columns=ECHO_HEADERS),
             side,

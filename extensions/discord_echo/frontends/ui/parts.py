@@ -21,11 +21,15 @@ class DatasetParts:
     template: Any  # the Template dropdown
     cutoff: Any  # the Samples form's cutoff_len field, which follows the training profile
     tokenizer_for: Callable[[str | None], Path | None]  # the tokenizer folder for a Model box value
+    written: Any = None  # the State holding what the last Write wrote (its recipe and name), or None
+    # Builds that written dataset again for a cutoff and returns a note saying so (EchoTab.rebuild).
+    rebuild: Callable[[dict, int], str] | None = None
 
 
 @dataclass(frozen=True)
 class TrainParts:
     """From the Train section, for Compare."""
 
-    lora: Any  # the LoRA name textbox
+    lora: Any  # the LoRA name dropdown
     training: Callable[[], bool]  # True while a run uses the model
+    trained: Any = None  # the Train click's event, for what should follow a run (``trained.then(...)``)

@@ -83,9 +83,14 @@ def report_html(report: dict) -> str:
         f"<b>Token counts:</b> {escape(samples['tokenizer'])}",
     ]
     if samples["dropped_my_turns"]:
-        rows.append("<b>Not trained:</b> " + escape(str(samples["dropped_my_turns"])))
+        why = {"reply_over_cutoff": "replies too long for the cutoff alone"}
+        counts = ", ".join(
+            f"{v:,} {escape(why.get(k, k.replace('_', ' ')))}" for k, v in samples["dropped_my_turns"].items() if v
+        )
+        rows.append(f"<b>Not trained:</b> {counts} (raise the cutoff to keep them)")
     if redacted:
         rows.append(f"<b>Redacted:</b> {redacted}")
+    rows += [f'<span style="color:#a16207"><b>Warning:</b> {escape(w)}</span>' for w in report.get("same_channel", [])]
     if not samples["exact_tokens"]:
         rows.append("<i>Lengths are estimated; load a model (or give its folder) for exact counts.</i>")
     return "<div class='discord-echo-report'>" + "<br>".join(rows) + "</div>"

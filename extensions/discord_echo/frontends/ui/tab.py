@@ -21,9 +21,12 @@ from discord_echo.dataset.conversations import ConversationConfig
 from discord_echo.dataset.pipeline import BuildConfig
 from discord_echo.dataset.privacy.scrubber import PrivacyConfig
 from discord_echo.dataset.samples import DatasetConfig
+from discord_echo.frontends.ui.choices import REFRESH, dataset_names, shown
+from discord_echo.frontends.ui.events import on_page_load
 from discord_echo.frontends.ui.forms import config_from, widgets_for
 from discord_echo.frontends.ui.guard import guarded, owner_only, refuse_unless_owner
 from discord_echo.frontends.ui.parts import DatasetParts
+from discord_echo.frontends.ui.plots import timeline_frame, zero_based
 from discord_echo.frontends.ui.render import preview_html, report_html, summary_html
 from discord_echo.ingest.config import ReadConfig
 from discord_echo.templates.chat import CHAT_TEMPLATE, available_instruction_templates
@@ -73,11 +76,30 @@ class TabContext:
     default_profile: str = "8 GB (RTX 3060 Ti)"  # profiles.DEFAULT_PROFILE; the app's demo picks its own
     # webui: reload the loaded model in 4-bit with a profile's settings; returns notes to show.
     reload_4bit: Callable[[Any], list[str]] | None = None
+    cuda: Callable[[], bool] = lambda: _cuda_available()  # a CUDA GPU to train on (GPU profiles warn without)
+    # webui: the Model tab's LoRA menu and a function giving its update, refreshed when training ends.
+    lora_menu: tuple[Any, Callable[[], Any]] | None = None
+
+
+def _cuda_available() -> bool:
+    from discord_echo.evaluate.model_loading import cuda_available
+
+    return cuda_available()
 
 
 def _in_status(tab: EchoTab, html: str) -> dict:
     """A failed handler's outputs: the message in the tab's status box, nothing else changed."""
     return {tab.c["status"]: html}
+
+
+def _in_write_status(tab: EchoTab, html: str) -> dict:
+    """A failed Write's outputs: the message beside the Write button, nothing else changed."""
+    return {tab.c["write_status"]: html}
+
+
+def _in_preview_status(tab: EchoTab, html: str) -> dict:
+    """A failed Preview's outputs: the message beside the Preview button, nothing else changed."""
+    return {tab.c["preview_status"]: html}
 
 
 class EchoTab:
@@ -124,7 +146,7 @@ class EchoTab:
                 elem_id=f"{PREFIX}-authors",
             )
             c["timeline"] = gr.BarPlot(
-                x="month", y="messages", title="Messages per month", elem_id=f"{PREFIX}-timeline"
+                x="period", y="messages", title="Messages over time", elem_id=f"{PREFIX}-timeline", **zero_based()
             )
         c["me"] = gr.Dropdown(
             label="Which one is you?",
@@ -148,6 +170,8 @@ class EchoTab:
                 info="Its tokenizer counts tokens exactly; training uses it too. In the webui: the loaded model.",
                 elem_id=f"{PREFIX}-model",
             )
+            if self.context.loaded_model is not None:  # webui: the box follows the Model tab's model
+                c["model_refresh"] = gr.Button(REFRESH, elem_id=f"{PREFIX}-model-refresh", scale=0, min_width=40)
             templates = [
                 CHAT_TEMPLATE,
                 *available_instruction_templates(self.context.user_data / "instruction-templates"),
@@ -160,25 +184,38 @@ class EchoTab:
                 elem_id=f"{PREFIX}-template",
             )
         c["preview_button"] = gr.Button("Preview samples", elem_id=f"{PREFIX}-preview-button")
+        c["preview_status"] = gr.HTML(elem_id=f"{PREFIX}-preview-status")  # Preview's result, beside its button
         c["report"] = gr.HTML(elem_id=f"{PREFIX}-report")
         c["lengths"] = gr.BarPlot(x="tokens", y="samples", title="Sample lengths", elem_id=f"{PREFIX}-lengths")
         c["preview"] = gr.HTML(elem_id=f"{PREFIX}-preview")
         with gr.Row():
-            c["name"] = gr.Textbox(label="Dataset name", value="my-echo", elem_id=f"{PREFIX}-dataset-name")
+            c["name"] = gr.Dropdown(
+                label="Dataset name",
+                choices=dataset_names(self.context.user_data),
+                value="my-echo",
+                allow_custom_value=True,  # a new name is typed; written ones are offered
+                elem_id=f"{PREFIX}-dataset-name",
+            )
+            c["name_refresh"] = gr.Button(REFRESH, elem_id=f"{PREFIX}-dataset-refresh", scale=0, min_width=40)
             c["overwrite"] = gr.Checkbox(
                 label="Replace a dataset of that name", value=False, elem_id=f"{PREFIX}-overwrite"
             )
             c["write"] = gr.Button(
                 "Write dataset", variant="primary", interactive=owner_only(self.context), elem_id=f"{PREFIX}-write"
             )
+        c["write_status"] = gr.HTML(elem_id=f"{PREFIX}-write-status")  # Write's result, beside its button
         c["paths"] = gr.State([])
         c["result"] = gr.State(None)
+        c["recipe"] = gr.State(None)  # what the previewed samples were built from (Preview)
+        c["written"] = gr.State(None)  # the recipe and name of the dataset Write wrote (Train can rebuild it)
         self.parts = DatasetParts(
             model=c["model"],
             name=c["name"],
             template=c["template"],
             cutoff=self.forms["dataset"]["cutoff_len"],
             tokenizer_for=self.tokenizer_for,
+            written=c["written"],
+            rebuild=self.rebuild,
         )
         if self.context.host_factory is not None:
             from discord_echo.frontends.ui.compare_panel import ComparePanel
@@ -188,6 +225,10 @@ class EchoTab:
             self.train_panel.build()
             self.compare_panel = ComparePanel(self.context, self.parts, self.train_panel.parts)
             self.compare_panel.build()
+        from discord_echo.frontends.ui.export_panel import ExportPanel
+
+        self.export_panel = ExportPanel(self.context, self.parts, self.train_panel.parts if self.train_panel else None)
+        self.export_panel.build()
         self._wire()
 
     def _wire(self) -> None:
@@ -197,10 +238,26 @@ class EchoTab:
         c["read"].click(self.on_read, [c["files"], c["folder"]], read_outputs)
         if "use_sample" in c:
             c["use_sample"].click(lambda: self.on_read([str(self.context.sample)], ""), [], read_outputs)
-        preview_outputs = [c["status"], c["report"], c["lengths"], c["preview"], c["result"]]
+        preview_outputs = [c["preview_status"], c["report"], c["lengths"], c["preview"], c["result"], c["recipe"]]
         preview_inputs = [c["paths"], c["me"], c["model"], c["template"], *option_inputs]
         c["preview_button"].click(self.on_preview, preview_inputs, preview_outputs)
-        c["write"].click(self.on_write, [c["result"], c["name"], c["overwrite"]], [c["status"]])
+        c["write"].click(
+            self.on_write,
+            [c["result"], c["name"], c["overwrite"], c["recipe"]],
+            [c["write_status"], c["written"], c["name"]],
+        )
+        c["name_refresh"].click(self.on_refresh_datasets, [c["name"]], [c["name"]])
+        if "model_refresh" in c:
+            c["model_refresh"].click(self.on_refresh_model, [], [c["model"]])
+            on_page_load(self.on_refresh_model, [], [c["model"]])
+
+    def on_refresh_datasets(self, current: str | None = None):
+        """The Dataset dropdown with the datasets on disk now, keeping what is typed or picked."""
+        return _named_dropdown(dataset_names(self.context.user_data), current)
+
+    def on_refresh_model(self) -> str:
+        """webui: the model the Model tab has loaded now (the Model box shows it; every action reads it)."""
+        return (self.context.loaded_model() if self.context.loaded_model else "") or ""
 
     # -- handlers ---------------------------------------------------------------------------
     @guarded(_in_status)
@@ -230,12 +287,21 @@ class EchoTab:
             if progress is not None and read % 20_000 == 0:
                 progress(None, desc=f"{read:,} messages read")
 
-        summaries = inspect_exports(paths, self.context.read_config, observe)
+        try:
+            summaries = inspect_exports(paths, self.context.read_config, observe)
+        except EchoError as exc:  # name an uploaded file by its own name, not gradio's temporary path
+            raise EchoError(shown(str(exc), paths)) from exc
+        summaries = [_shown_summary(s, paths) for s in summaries]
         people = participants_from_counts(authors)
         rows = [[p.label, ", ".join(sorted(p.ids)), p.count, "yes" if p.is_bot else ""] for p in people]
         choices = [(f"{p.label} · {p.count:,} messages", p.key) for p in people if not p.is_bot]
-        timeline = pd.DataFrame(sorted(months.items()), columns=["month", "messages"])
+        timeline = timeline_frame(months)
         status = f"Read {read:,} messages from {len(summaries)} file(s). Now pick who you are."
+        if not read:
+            status = (
+                f"No messages found in {len(summaries)} file(s); see why for each file below, "
+                "then add DiscordChatExporter exports (JSON, CSV, TXT, HTML or zip)."
+            )
         return {
             self.c["status"]: status,
             self.c["summary"]: summary_html(summaries),
@@ -254,7 +320,7 @@ class EchoTab:
             position += len(names)
         return BuildConfig(read=self.context.read_config, **configs)
 
-    @guarded(_in_status)
+    @guarded(_in_preview_status)
     def on_preview(self, paths, me, model, template, progress=_PROGRESS, *values):
         # progress sits before *values: gradio injects gr.Progress only into positional parameters.
         import pandas as pd
@@ -269,20 +335,25 @@ class EchoTab:
         settings = self.settings_from(list(values))
         renderer = load_renderer(self.tokenizer_for(model), template, self.context.user_data / "instruction-templates")
         steps = (lambda fraction, what: progress(fraction, desc=what)) if progress is not None else None
-        result = build_dataset(paths, list(me), settings, renderer, steps)
+        try:
+            result = build_dataset(paths, list(me), settings, renderer, steps)
+        except EchoError as exc:  # uploaded files by their own names
+            raise EchoError(shown(str(exc), paths)) from exc
         report = result.report()
-        shown = result.train[:3]
+        report["same_channel"] = [shown(w, paths) for w in report.get("same_channel", [])]
+        first = result.train[:3]
         lengths = pd.DataFrame(
             [(f"{lo}-{hi}", n) for lo, hi, n in result_histogram(report)], columns=["tokens", "samples"]
         )
         return {
             self.c[
-                "status"
+                "preview_status"
             ]: f"{len(result.train):,} training samples ready. Check them below, then write the dataset.",
             self.c["report"]: report_html(report),
             self.c["lengths"]: lengths,
-            self.c["preview"]: preview_html([renderer.segments(s.messages) for s in shown], [s.tokens for s in shown]),
+            self.c["preview"]: preview_html([renderer.segments(s.messages) for s in first], [s.tokens for s in first]),
             self.c["result"]: (result, settings),
+            self.c["recipe"]: {"paths": list(paths), "me": list(me), "model": model, "template": template},
         }
 
     def forget_comparer(self) -> None:
@@ -297,20 +368,74 @@ class EchoTab:
         folder = Path((model or "").strip())
         return folder if str(folder) not in ("", ".") and (folder / "config.json").is_file() else None
 
-    @guarded(_in_status, owner="writing files")
-    def on_write(self, stored, name, overwrite):
+    @guarded(_in_write_status, owner="writing files")
+    def on_write(self, stored, name, overwrite, recipe=None):
+        """Write the previewed samples as dataset ``name``; the result (or error) shows beside the button.
+
+        ``recipe``: what Preview built them from; kept with the name so Train can rebuild the dataset for
+        another profile's cutoff (`rebuild`).
+        """
         from discord_echo.dataset.pipeline import write_build
 
         if not stored:
             raise EchoError("preview the samples first")
         result, settings = stored
-        written = write_build(result, settings, self.context.user_data, (name or "").strip(), overwrite=bool(overwrite))
+        name = (name or "").strip()
+        written = write_build(result, settings, self.context.user_data, name, overwrite=bool(overwrite))
         where = f"{written.train.name}" + (f" and {written.eval.name}" if written.eval else "")
-        return {self.c["status"]: f"Wrote {where} to {written.train.parent}."}
+        done = {**recipe, "name": name, "settings": settings} if recipe else None
+        return {
+            self.c["write_status"]: f"Wrote {where} to {written.train.parent} (cutoff {settings.dataset.cutoff_len}).",
+            self.c["written"]: done,
+            self.c["name"]: _named_dropdown(dataset_names(self.context.user_data), name),
+        }
+
+    def rebuild(self, written: dict, cutoff: int) -> str:
+        """Build dataset ``written["name"]`` again from what Write wrote it from, for ``cutoff``; a note saying so.
+
+        Train calls it when the dataset was built for a longer cutoff than the chosen profile trains with, so
+        the order of choices (profile after Write) never refuses a run.
+        """
+        from dataclasses import replace
+
+        from discord_echo.dataset.pipeline import build_dataset, write_build
+        from discord_echo.templates.chat import load_renderer
+
+        settings = written["settings"]
+        before = settings.dataset.cutoff_len
+        settings = replace(settings, dataset=replace(settings.dataset, cutoff_len=int(cutoff)))
+        folder = self.tokenizer_for(written["model"])
+        renderer = load_renderer(folder, written["template"], self.context.user_data / "instruction-templates")
+        result = build_dataset(written["paths"], written["me"], settings, renderer)
+        write_build(result, settings, self.context.user_data, written["name"], overwrite=True)
+        longest = result.report()["samples"]["max_tokens"]
+        return (
+            f"Rebuilt dataset {written['name']} for cutoff {cutoff}, the profile's (it was written for {before}): "
+            f"{len(result.train):,} training samples, longest {longest} tokens."
+        )
 
 
 def result_histogram(report: dict) -> list[tuple[int, int, int]]:
     return [(b["low"], b["high"], b["count"]) for b in report["samples"]["token_histogram"]]
+
+
+def _shown_summary(summary: Any, paths: list[str]) -> Any:
+    """``summary`` with uploaded files named by their own names (`choices.shown`) in its path, error and warnings."""
+    from dataclasses import replace
+
+    return replace(
+        summary,
+        path=shown(summary.path, paths),
+        error=shown(summary.error, paths) if summary.error else summary.error,
+        warnings=[shown(w, paths) for w in summary.warnings],
+    )
+
+
+def _named_dropdown(names: list[str], value: str | None):
+    """A name dropdown's update: ``names`` on disk, ``value`` kept (a typed new name stays)."""
+    import gradio as gr
+
+    return gr.Dropdown(choices=names, value=value, allow_custom_value=True)
 
 
 def _dropdown(choices: list[tuple[str, str]]):

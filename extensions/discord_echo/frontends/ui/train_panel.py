@@ -15,12 +15,14 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from discord_echo.core.errors import EchoError
+from discord_echo.frontends.ui.choices import REFRESH, lora_names
+from discord_echo.frontends.ui.events import on_page_load
 from discord_echo.frontends.ui.forms import config_from, widget_value, widgets_for
 from discord_echo.frontends.ui.guard import guarded, owner_only
 from discord_echo.frontends.ui.parts import DatasetParts, TrainParts
@@ -61,6 +63,27 @@ def memory_html(model: str, settings: TrainConfig, profile_name: str) -> tuple[s
     return f"<p>{text}: fits the {card:.0f} GB card.</p>", False
 
 
+def gpu_warning(profile_name: str, cuda: bool) -> str:
+    """A warning for a graphics-card profile on a machine without CUDA (empty when there is nothing to say)."""
+    if cuda or card_gb(profile_name) is None:
+        return ""
+    return (
+        f'<p style="color:#a16207"><b>No CUDA GPU here:</b> the {escape(profile_name)} profile is made for a '
+        "graphics card (4-bit loading, 8-bit optimizer). Training would fall back to full precision on the CPU, "
+        "slowly; pick “CPU (no GPU)” for a small model on this machine.</p>"
+    )
+
+
+@dataclass
+class _Job:
+    """A training run in its worker thread: what it reported so far and how it ended (``result``/``error``)."""
+
+    worker: threading.Thread
+    seen: list[TrainProgress] = field(default_factory=list)
+    outcome: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+
+
 def progress_html(progress: TrainProgress | None, started: float) -> str:
     if progress is None:
         return "<p>Loading the model and the dataset…</p>"
@@ -83,7 +106,12 @@ def result_html(result: TrainResult) -> str:
     if result.dropped_rows:
         lines.append(f"{result.dropped_rows} rows were longer than the cutoff and skipped.")
     if result.interrupted:
-        lines.append("Tick “Resume” and press Train to continue from the last checkpoint.")
+        from discord_echo.train.driver import newest_checkpoint
+
+        if newest_checkpoint(Path(result.adapter_dir)) is not None:
+            lines.append("Tick “Resume” and press Train to continue from the last checkpoint.")
+        else:
+            lines.append("No checkpoint was saved before the interrupt; Train again to start over.")
     lines += [escape(n) for n in result.notes]
     return "<p>" + "<br>".join(lines) + "</p>"
 
@@ -139,6 +167,8 @@ class TrainPanel:
         self._lock = threading.Lock()
         self._stop: threading.Event | None = None
         self._profile_name = context.default_profile  # for the card size in memory warnings
+        self._job: _Job | None = None  # the running (or last) run, which a reloaded page reattaches to
+        self.trained: Any = None  # the Train click's event (set by build)
 
     def build(self) -> None:
         import gradio as gr
@@ -146,7 +176,14 @@ class TrainPanel:
         c, context = self.c, self.context
         gr.Markdown("### Train", elem_id=f"{PREFIX}-title")
         with gr.Row():
-            c["lora"] = gr.Textbox(label="LoRA name", value="my-echo-lora", elem_id=f"{PREFIX}-lora-name")
+            c["lora"] = gr.Dropdown(
+                label="LoRA name",
+                choices=lora_names(context.loras_dir),
+                value="my-echo-lora",
+                allow_custom_value=True,  # a new name is typed; trained ones are offered
+                elem_id=f"{PREFIX}-lora-name",
+            )
+            c["lora_refresh"] = gr.Button(REFRESH, elem_id=f"{PREFIX}-lora-refresh", scale=0, min_width=40)
             c["profile"] = gr.Dropdown(
                 label="Hardware profile",
                 choices=list(PROFILES),
@@ -157,7 +194,6 @@ class TrainPanel:
             self.settings_widgets = widgets_for(
                 TrainConfig, f"{PREFIX}-setting", values=PROFILES.get(context.default_profile)
             )
-        c["memory"] = gr.HTML(elem_id=f"{PREFIX}-memory")
         with gr.Row():
             c["resume"] = gr.Checkbox(label="Resume from the last checkpoint", value=False, elem_id=f"{PREFIX}-resume")
             c["overwrite"] = gr.Checkbox(
@@ -167,31 +203,56 @@ class TrainPanel:
             c["check"] = gr.Button("Check memory", elem_id=f"{PREFIX}-check")
             if context.reload_4bit is not None:
                 c["reload"] = gr.Button(
-                    "Reload the model in 4-bit", elem_id=f"{PREFIX}-reload-4bit", interactive=owner_only(context)
+                    "Reload the model in 4-bit",
+                    elem_id=f"{PREFIX}-reload-4bit",
+                    interactive=owner_only(context),
+                    visible=context.cuda(),  # 4-bit needs CUDA
                 )
             c["train"] = gr.Button(
                 "Train", variant="primary", interactive=owner_only(context), elem_id=f"{PREFIX}-start"
             )
             c["stop"] = gr.Button("Interrupt", variant="stop", elem_id=f"{PREFIX}-stop")
-        c["progress"] = gr.HTML(elem_id=f"{PREFIX}-progress")
-        c["loss"] = gr.LinePlot(x="step", y="loss", color="series", title="Loss", elem_id=f"{PREFIX}-loss")
-        self.parts = TrainParts(lora=c["lora"], training=lambda: self.training)
+        c["memory"] = gr.HTML(elem_id=f"{PREFIX}-memory")  # Check memory / Reload: beside their buttons
+        c["progress"] = gr.HTML(elem_id=f"{PREFIX}-progress")  # Train / Interrupt
+        c["loss"] = gr.LinePlot(
+            x="step", y="loss", color="series", title="Loss", x_title="step", y_title="loss", elem_id=f"{PREFIX}-loss"
+        )
         self._wire()
+        self.parts = TrainParts(lora=c["lora"], training=lambda: self.training, trained=self.trained)
 
     def _wire(self) -> None:
         c, widgets, dataset = self.c, list(self.settings_widgets.values()), self.dataset
         # The dataset's cutoff follows the profile too, so the trainer never drops a built row.
         c["profile"].change(self.on_profile, [c["profile"]], [*widgets, dataset.cutoff])
+        c["profile"].change(self.on_profile_warning, [c["profile"]], [c["memory"]])  # before training, not after
         c["check"].click(self.on_check, [dataset.model, c["profile"], *widgets], [c["memory"]])
         inputs = [dataset.model, dataset.name, c["lora"], dataset.template, c["resume"], c["overwrite"], *widgets]
-        c["train"].click(self.on_train, inputs, [c["progress"], c["loss"]])
+        if dataset.written is not None:
+            inputs.append(dataset.written)  # last: on_train tells it from the settings by count
+        self.trained = c["train"].click(self.on_train, inputs, [c["progress"], c["loss"]])
+        self.trained.then(self.on_refresh_loras, [c["lora"]], [c["lora"]])
+        if self.context.lora_menu is not None:  # webui: the Model tab's LoRA menu shows the applied LoRA
+            menu, update = self.context.lora_menu
+            self.trained.then(update, [], [menu])
+        c["lora_refresh"].click(self.on_refresh_loras, [c["lora"]], [c["lora"]])
         c["stop"].click(self.on_stop, [], [c["progress"]])
+        on_page_load(self.on_reattach, [], [c["progress"], c["loss"]])  # a reloaded page follows the run
         if "reload" in c:
             c["reload"].click(self.on_reload_4bit, widgets, [c["memory"]])
 
     # -- handlers ---------------------------------------------------------------------------
     def settings_from(self, values: list) -> TrainConfig:
         return config_from(TrainConfig, dict(zip(self.settings_widgets, values, strict=True)))
+
+    def on_refresh_loras(self, current: str | None = None):
+        """The LoRA dropdown with the LoRAs on disk now, keeping what is typed or picked."""
+        import gradio as gr
+
+        return gr.Dropdown(choices=lora_names(self.context.loras_dir), value=current, allow_custom_value=True)
+
+    def on_profile_warning(self, name: str) -> str:
+        """Beside Check memory when a profile is picked: a GPU profile on a machine without CUDA."""
+        return gpu_warning(name, self.context.cuda())
 
     def on_profile(self, name: str) -> list:
         self._profile_name = name if name in PROFILES else DEFAULT_PROFILE
@@ -201,7 +262,8 @@ class TrainPanel:
     @guarded(_html, prefix="cannot estimate memory: ")
     def on_check(self, model, profile_name, *values):
         folder = self.dataset.tokenizer_for(model)
-        return memory_html(str(folder or ""), self.settings_from(list(values)), profile_name)[0]
+        estimate = memory_html(str(folder or ""), self.settings_from(list(values)), profile_name)[0]
+        return gpu_warning(profile_name, self.context.cuda()) + estimate
 
     @guarded(_html, owner="reloading models")
     def on_reload_4bit(self, *values):
@@ -232,8 +294,9 @@ class TrainPanel:
         gradio closes this generator, training goes on, Interrupt still reaches it, and no second
         run can start until it has finished. Errors (a refusal, a failed run) are the last update.
         """
-        from discord_echo.train.driver import request_from_user_data
+        from discord_echo.train.driver import cutoff_mismatch, request_from_user_data
 
+        values, written = self._split_written(values)
         if not self._lock.acquire(blocking=False):
             raise EchoError("a training run is already going; interrupt it first")
         handed_over = False
@@ -251,6 +314,11 @@ class TrainPanel:
                 overwrite=bool(overwrite),
             )
             request = replace(request, loras_dir=self.context.loras_dir)
+            if cutoff_mismatch(request) is not None and self._can_rebuild(written, request):
+                # The profile was chosen after Write: build the dataset again for its cutoff instead of refusing.
+                yield "<p>Rebuilding the dataset for this profile's cutoff…</p>", _loss_frame([])
+                note = self.dataset.rebuild(written, settings.cutoff_len)
+                yield f"<p>{escape(note)}</p>", _loss_frame([])
             try:
                 folder = self.dataset.tokenizer_for(model)
                 memory, worrying = memory_html(str(folder or ""), settings, self._profile_name)
@@ -264,32 +332,62 @@ class TrainPanel:
             if not handed_over:
                 self._lock.release()
 
+    def _split_written(self, values: tuple) -> tuple[tuple, Any]:
+        """``(settings values, what the last Write wrote)``: the State comes after the settings when wired."""
+        if len(values) > len(self.settings_widgets):
+            return values[: len(self.settings_widgets)], values[len(self.settings_widgets)]
+        return values, None
+
+    def _can_rebuild(self, written: Any, request: Any) -> bool:
+        """True when this tab wrote the requested dataset (so it knows how) and can build it again."""
+        return (
+            self.dataset.rebuild is not None
+            and isinstance(written, dict)
+            and written.get("name") == Path(request.dataset).stem
+        )
+
     def _run(self, request):
         from discord_echo.train.driver import train
 
         stop = self._stop = threading.Event()
-        seen: list[TrainProgress] = []
-        outcome: dict[str, Any] = {}
         self.forget_comparer()  # its model copy must not sit in memory beside training's
 
         def work() -> None:
             try:
-                outcome["result"] = train(request, self.context.host_factory(), seen.append, stop)
+                job.outcome["result"] = train(request, self.context.host_factory(), job.seen.append, stop)
             except BaseException as exc:  # noqa: BLE001 - handed to the UI thread below
-                outcome["error"] = exc
+                job.outcome["error"] = exc
             finally:
                 self._stop = None
                 self.forget_comparer()  # the adapter on disk changed
                 self._lock.release()
 
-        started = time.monotonic()
-        worker = threading.Thread(target=work, name="discord-echo-train", daemon=True)
-        worker.start()
-        while worker.is_alive():
-            worker.join(0.5)
-            yield progress_html(seen[-1] if seen else None, started), _loss_frame(_points(seen))
-        if "error" in outcome:
-            error = outcome["error"]
+        job = self._job = _Job(threading.Thread(target=work, name="discord-echo-train", daemon=True))
+        job.worker.start()
+        yield from self._follow(job)
+
+    @guarded(_html_and_empty_plot)
+    def on_reattach(self):
+        """Generator, on page load: a run still going streams its progress into the reloaded page.
+
+        Without a running one the page is left as it is (a single no-change update).
+        """
+        import gradio as gr
+
+        job = self._job
+        if job is None or not job.worker.is_alive() or not owner_only(self.context):
+            yield gr.update(), gr.update()
+            return
+        yield from self._follow(job)
+
+    def _follow(self, job: _Job):
+        """Yield (progress html, loss frame) about twice a second until ``job`` ends, then its result."""
+        seen = job.seen
+        while job.worker.is_alive():
+            job.worker.join(0.5)
+            yield progress_html(seen[-1] if seen else None, job.started), _loss_frame(_points(seen))
+        if "error" in job.outcome:
+            error = job.outcome["error"]
             if isinstance(error, EchoError):
                 raise error
             log.error("Discord Echo: training failed", exc_info=error)
@@ -298,10 +396,9 @@ class TrainPanel:
                 _loss_frame(_points(seen)),
             )
             return
-        result: TrainResult = outcome["result"]
+        result: TrainResult = job.outcome["result"]
         points = [(s, v, "train") for s, v in result.train_loss] + [(s, v, "held-out") for s, v in result.eval_loss]
         yield result_html(result), _loss_frame(points or _points(seen))
-
 
 def _points(seen: list[TrainProgress]) -> list[tuple[int, float, str]]:
     points = [(p.step, p.loss, "train") for p in seen if p.loss is not None]
