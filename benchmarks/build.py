@@ -1,6 +1,10 @@
 """Benchmark: export -> dataset on a 37k-message two-person chat, against a naive baseline.
 
-    .venv/bin/python benchmarks/build.py [--messages 37000] [--cutoff 256]
+    .venv/bin/python benchmarks/build.py [--messages 37000] [--cutoff 256] [--threads 1]
+
+The build also runs once in a child process, whose peak RSS (``rss_mb``, VmHWM) is the build's
+alone, not the generator's; ``--messages 1000000`` works, and above 200,000 messages only that child
+build is timed.
 
 Builds a synthetic DCE JSON export (the bundled sample's generator, more sessions), then
 times in one process:
@@ -12,14 +16,17 @@ times in one process:
 
 Prints both times, the ratio ours/naive, and the share of samples within the cutoff for
 each, measured with the same tokenizer the way the webui trainer does. The last line reads
-``ratio=<ours/naive> within_cutoff=<ours> naive_within_cutoff=<naive>``.
+``ratio=<ours/naive> within_cutoff=<ours> naive_within_cutoff=<naive> rss_mb=<build peak RSS>``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import pickle
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -62,11 +69,47 @@ def within(rows: list[list[dict]], tokenizer, cutoff: int) -> float:
     return sum(n <= cutoff for n in lengths) / max(1, len(lengths))
 
 
+# Up to this size the timed build runs in this process, next to the naive baseline; above it only the child's
+# build is timed (this process holds the generated export).
+IN_PROCESS_UP_TO = 200_000
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_build(export: str, tokenizer_dir: str, cutoff: int, out: str) -> None:
+    """Run only the build, in this (fresh) process; write seconds, samples and peak RSS to ``out``."""
+    renderer = load_renderer(tokenizer_dir)
+    settings = BuildConfig(dataset=DatasetConfig(cutoff_len=cutoff))
+    start = time.perf_counter()
+    result = build_dataset([Path(export)], ["alex"], settings, renderer)
+    seconds = time.perf_counter() - start
+    samples = [s.messages for s in result.train + result.held_out]
+    mine = sum(len(s.my_message_ids) for s in result.train + result.held_out)
+    rss = peak_rss_mb()
+    Path(out).write_bytes(pickle.dumps((seconds, samples, mine, rss, renderer.exact)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=37_000)
     parser.add_argument("--cutoff", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=1, help="tokenizer threads (TOKENIZERS_PARALLELISM off at 1)")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.threads == 1:
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    if args.child:
+        export, tokenizer_dir, cutoff, out = args.child
+        child_build(export, tokenizer_dir, int(cutoff), out)
+        return
     from transformers import AutoTokenizer
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -92,22 +135,30 @@ def main() -> None:
         naive = naive_pairs(export, "alex")
         naive_s = time.perf_counter() - start
 
-        renderer = load_renderer(tokenizer_dir)
-        start = time.perf_counter()
-        result = build_dataset([export], ["alex"], settings, renderer)
-        ours_s = time.perf_counter() - start
+        del data
+        out = tmp / "child.pickle"
+        command = [sys.executable, __file__, "--threads", str(args.threads), "--child"]
+        subprocess.run([*command, str(export), str(tokenizer_dir), str(args.cutoff), str(out)], check=True)
+        ours_s, samples, mine, rss, exact = pickle.loads(out.read_bytes())
+        if args.messages <= IN_PROCESS_UP_TO:
+            # The ratio from a build in this process, right after the naive run (the child gave the RSS).
+            renderer = load_renderer(tokenizer_dir)
+            start = time.perf_counter()
+            build_dataset([export], ["alex"], settings, renderer)
+            ours_s = time.perf_counter() - start
 
-        samples = result.train + result.held_out
-        ours_within = within([s.messages for s in samples], hf, args.cutoff)
+        ours_within = within(samples, hf, args.cutoff)
         naive_within = within([r["messages"] for r in naive], hf, args.cutoff)
-        print(f"export: {len(data['messages']):,} messages, {export.stat().st_size / 1e6:.1f} MB")
+        print(f"export: {args.messages:,} messages, {export.stat().st_size / 1e6:.1f} MB")
         print(f"naive:  {naive_s:.2f} s, {len(naive):,} pairs, {naive_within:.1%} within cutoff {args.cutoff}")
         print(
-            f"ours:   {ours_s:.2f} s, {len(samples):,} samples "
-            f"({sum(len(s.my_message_ids) for s in samples):,} of my messages), "
-            f"{ours_within:.1%} within cutoff, exact token counts: {renderer.exact}"
+            f"ours:   {ours_s:.2f} s, {len(samples):,} samples ({mine:,} of my messages), "
+            f"{ours_within:.1%} within cutoff, exact token counts: {exact}, build peak RSS {rss:.0f} MB"
         )
-        print(f"ratio={ours_s / naive_s:.1f} within_cutoff={ours_within:.3f} naive_within_cutoff={naive_within:.3f}")
+        print(
+            f"ratio={ours_s / naive_s:.1f} within_cutoff={ours_within:.3f} "
+            f"naive_within_cutoff={naive_within:.3f} rss_mb={rss:.0f}"
+        )
 
 
 if __name__ == "__main__":

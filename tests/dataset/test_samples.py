@@ -85,3 +85,43 @@ def test_persona_placeholders_are_checked_up_front(persona, match):
     with pytest.raises(ConfigError, match=match):
         DatasetConfig(persona_text=persona)
     assert DatasetConfig(persona_text="I am {me}; {others} know me. Braces: {{ok}}").persona_text
+
+
+def _long_chat() -> Chat:
+    chat = Chat()
+    for i in range(30):
+        chat.say(SAM, f"question {i}: " + "so what did you think about the thing " * (i % 7 + 1))
+        chat.say(ME, f"answer {i} lol " * (i % 5 + 1))
+    return chat
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    pytest.importorskip("transformers")
+    from discord_echo.train.tiny_models import build_tiny_tokenizer
+
+    return build_tiny_tokenizer(tmp_path_factory.mktemp("tiny-tokenizer"))
+
+
+def _exact_samples(tiny_dir, chat: Chat, break_composition: bool):
+    identity = resolve_identity(list_participants(chat.messages), ["alex"])
+    utterances = list(clean(chat.messages, identity, CleaningConfig(dedupe=False), CleaningReport()))
+    renderer = load_renderer(tiny_dir)
+    if break_composition:
+        exact_count = renderer.count_tokens_composed
+        renderer.count_tokens_composed = lambda messages: exact_count(messages) - 1  # type: ignore[method-assign]
+    builder = SampleBuilder(DatasetConfig(cutoff_len=96), renderer, "You are alex.", {})
+    samples = []
+    for number, conversation in enumerate(build_conversations(utterances, ConversationConfig())):
+        samples += builder.build(conversation, number, group_chat=False)
+    return samples, builder, renderer
+
+
+def test_composed_counts_are_verified_and_a_wrong_one_falls_back_to_whole_rows(tiny_dir):
+    good, good_builder, renderer = _exact_samples(tiny_dir, _long_chat(), break_composition=False)
+    assert good_builder._compose and len(good) > 3
+    assert [s.tokens for s in good] == [renderer.count_tokens(s.messages) for s in good]
+    bad, bad_builder, _ = _exact_samples(tiny_dir, _long_chat(), break_composition=True)
+    assert not bad_builder._compose  # the verification caught the wrong count and counted whole rows
+    assert [(s.messages, s.tokens) for s in bad] == [(s.messages, s.tokens) for s in good]
+    assert bad_builder.report.to_dict() == good_builder.report.to_dict()

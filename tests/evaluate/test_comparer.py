@@ -27,6 +27,7 @@ from discord_echo.evaluate.comparer import CompareConfig, Comparer  # noqa: E402
 from discord_echo.evaluate.metrics import held_out_pairs, their_samples  # noqa: E402
 from discord_echo.evaluate.report import REPORT_NAME, evaluate, write_report  # noqa: E402
 from discord_echo.templates.chat import load_renderer  # noqa: E402
+from discord_echo.templates.trainer_rows import tokenize_row  # noqa: E402
 from discord_echo.train import driver as training  # noqa: E402
 from discord_echo.train.profiles import PROFILES  # noqa: E402
 from discord_echo.train.standalone.host import StandaloneHost  # noqa: E402
@@ -126,6 +127,65 @@ def test_batch_fills_n_rows_with_real_base_and_tuned(echo):
     assert rows[0].real == pairs[0].reply and rows[-1].real == pairs[-1].reply
     assert all(r.prompt and r.real for r in rows)
     assert all(isinstance(r.base, str) and isinstance(r.tuned, str) for r in rows)
+
+
+def test_batched_greedy_replies_equal_the_one_at_a_time_ones_token_for_token(echo):
+    comparer = echo["cmp"]
+    pairs = held_out_pairs(echo["result"].held_out)[:6]
+    prompts = [comparer.prompt_ids(pair.prompt) for pair in pairs]
+    assert len({len(p) for p in prompts}) > 1  # prompts of different lengths: real left padding
+    settings = CompareConfig(greedy=True, max_new_tokens=12)
+    for adapter in (False, True):
+        one = [comparer._generate_ids(p, adapter, settings) for p in prompts]
+        assert comparer._generate_rows(prompts, adapter, settings) == one
+        texts = comparer.generate_many([pair.prompt for pair in pairs], adapter, settings, batch_size=4)
+        assert texts == [comparer.generate(pair.prompt, adapter, settings) for pair in pairs]
+    rows = comparer.batch(pairs, len(pairs), settings)
+    assert [r.tuned for r in rows] == [comparer.generate(pair.prompt, True, settings) for pair in pairs]
+    assert [r.base for r in rows] == [comparer.generate(pair.prompt, False, settings) for pair in pairs]
+
+
+def test_a_row_that_stops_early_in_a_batch_ends_at_its_stop_token(echo):
+    comparer = echo["cmp"]
+    pairs = held_out_pairs(echo["result"].held_out)[:6]
+    prompts = [comparer.prompt_ids(pair.prompt) for pair in pairs]
+    # The tuned model learned to end my turn: with room to spare some rows stop before others.
+    settings = CompareConfig(greedy=True, max_new_tokens=40)
+    one = [comparer._generate_ids(p, True, settings) for p in prompts]
+    assert any(len(ids) < 40 for ids in one) and any(ids[-1] in comparer._stop_ids for ids in one)
+    assert comparer._generate_rows(prompts, True, settings) == one
+
+
+def test_sampled_batches_are_seeded_and_batch_size_1_gives_generates_replies(echo):
+    comparer = echo["cmp"]
+    pairs = held_out_pairs(echo["result"].held_out)[:3]
+    settings = CompareConfig(seed=4, max_new_tokens=8)
+    prompts = [pair.prompt for pair in pairs]
+    assert comparer.generate_many(prompts, True, settings) == comparer.generate_many(prompts, True, settings)
+    single = comparer.generate_many(prompts, True, settings, batch_size=1)
+    assert single == [comparer.generate(p, True, settings) for p in prompts]
+    with pytest.raises(ConfigError, match="batch_size"):
+        comparer.generate_many(prompts, True, settings, batch_size=0)
+
+
+def test_scores_from_the_kept_logits_equal_the_full_forwards(echo):
+    """``row_scores`` projects only the scored positions (``logits_to_keep``); the full logits give the same."""
+    import torch.nn.functional as F
+
+    comparer = echo["cmp"]
+    assert comparer._keeps_logits
+    samples = echo["result"].held_out[:5]
+    fast = comparer.score(samples, True, batch_size=3)
+    nll, count = 0.0, 0
+    for sample in samples:
+        row = _row_ids(comparer, sample.messages)
+        labels = torch.tensor(tokenize_row(comparer.tokenizer, sample.messages, comparer.chat_template)["labels"])
+        logits = comparer.logits(sample.messages, adapter=True)
+        assert logits.shape[0] == len(row)
+        nll += F.cross_entropy(logits[:-1], labels[1:], ignore_index=-100, reduction="sum").item()
+        count += int((labels[1:] != -100).sum())
+    assert fast.tokens == count > 0
+    assert fast.nll == pytest.approx(nll, rel=1e-5)
 
 
 def test_evaluate_reports_and_saves_next_to_the_lora(echo):

@@ -369,3 +369,17 @@ def test_conversations_the_trainer_cannot_take(exact, messages, message):
     for renderer in (exact, load_renderer()):
         with pytest.raises(ChatTemplateError, match=message):
             renderer.trained_spans(messages)
+
+
+@pytest.mark.parametrize("template", [CHAT_TEMPLATE, *NAMED])
+@pytest.mark.parametrize("name", sorted(CONVERSATIONS))
+def test_composed_and_batched_counts_are_the_trainers_count(tiny_dir, tok, template, name):
+    # The dataset builder packs with count_tokens_composed (cached pieces) and verifies with count_tokens_batch.
+    messages = CONVERSATIONS[name]
+    text = tok.chat_template if template == CHAT_TEMPLATE else template_text(template)
+    renderer = load_renderer(tiny_dir, template, TEMPLATES)
+    trainer = len(tok.apply_chat_template(messages, chat_template=text)["input_ids"])
+    renderer.prime([messages, messages[:1]])
+    assert renderer.count_tokens_composed(messages) == trainer
+    assert renderer.count_tokens_batch([messages, messages]) == [trainer, trainer]
+    assert renderer._piece_render_fn(messages, False) == renderer.render(messages)

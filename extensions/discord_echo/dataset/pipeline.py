@@ -17,14 +17,16 @@ from typing import Literal
 
 from discord_echo.core.errors import EchoError
 from discord_echo.core.fields import setting
+from discord_echo.core.messages import Author
 from discord_echo.dataset.cleaning import CleaningConfig, CleaningReport, Utterance, clean
 from discord_echo.dataset.conversations import Conversation, ConversationConfig, build_conversations
-from discord_echo.dataset.participants import Identity, Participant, list_participants, resolve_identity
+from discord_echo.dataset.participants import Identity, Participant, participants_from_counts, resolve_identity
 from discord_echo.dataset.privacy.scrubber import PrivacyConfig, Scrubber
 from discord_echo.dataset.samples import DatasetConfig, Sample, SampleBuilder, TokenCounter, persona_prompt
 from discord_echo.dataset.writer import WrittenDataset, write_dataset
 from discord_echo.ingest.config import ReadConfig
 from discord_echo.ingest.exports import FileReport, read_exports
+from discord_echo.ingest.overlap import SameChannelCheck
 
 
 class EmptyDatasetError(EchoError):
@@ -75,6 +77,7 @@ class BuildResult:
     authors: list[dict] = field(default_factory=list)
     tokenizer: str | None = None  # the tokenizer folder samples were counted with (None: estimated)
     template: str | None = None  # "Chat Template", a webui template name, or None for built-in ChatML
+    same_channel: list[str] = field(default_factory=list)  # warnings: one channel read in two formats
 
     def report(self) -> dict:
         """The build report: counts that add up, stage by stage."""
@@ -96,6 +99,7 @@ class BuildResult:
             "renderer": self.renderer,
             "tokenizer": self.tokenizer,
             "template": self.template,
+            "same_channel": list(self.same_channel),
             "system_prompt": self.system_prompt,
         }
 
@@ -110,28 +114,37 @@ def build_dataset(
     """Run every stage up to the samples. Raises `EchoError` subclasses on bad input.
 
     ``progress(fraction, what)`` hears about each stage (the tab shows it as a progress bar).
+
+    The exports are streamed twice and never held whole: a first pass only counts authors (who "me" is and
+    whom to pseudonymize must be known before the first message is cleaned), the second cleans and scrubs
+    message by message, keeping only the kept utterances.
     """
     report_progress = progress or (lambda fraction, what: None)
     report_progress(0.0, "reading the exports")
+    paths = list(paths)
     file_reports: list[FileReport] = []
-    messages = list(read_exports(paths, settings.read, file_reports))
+    same_channel = SameChannelCheck()  # one channel given in two formats would be trained on twice
+    author_counts: Counter[Author] = Counter(
+        m.author for m in same_channel.watch(read_exports(paths, settings.read, file_reports))
+    )
     errors = [r.error for r in file_reports if r.error]
-    if not messages:
+    if not author_counts:
         raise EmptyDatasetError("reading", {"files": len(file_reports), "unreadable": len(errors)})
-    participants = list_participants(messages)
+    participants = participants_from_counts(author_counts)
     identity = resolve_identity(participants, me)
 
     cleaning_report = CleaningReport()
     scrubber = Scrubber(settings.privacy, people=_other_people(participants, identity))
     redactions = scrubber.new_report()
     utterances: list[Utterance] = []
-    report_progress(0.3, f"cleaning and scrubbing {len(messages):,} messages")
+    report_progress(0.3, f"cleaning and scrubbing {author_counts.total():,} messages")
+    file_reports = []  # the second pass reports the same files again
+    messages = read_exports(paths, settings.read, file_reports)
     for utterance in clean(messages, identity, settings.cleaning, cleaning_report):
         utterance.text = scrubber.scrub(utterance.text, redactions)
         if utterance.text:
             utterances.append(utterance)
-    authors = _author_table(messages, utterances, identity)
-    del messages
+    authors = _author_table(author_counts, utterances, identity)
     if not any(u.is_me for u in utterances):
         raise EmptyDatasetError("cleaning", cleaning_report.to_dict()["dropped"])
 
@@ -180,6 +193,7 @@ def build_dataset(
         authors=authors,
         tokenizer=getattr(renderer, "tokenizer_folder", None),
         template=getattr(renderer, "template_name", None),
+        same_channel=same_channel.warnings(),
     )
 
 
@@ -219,10 +233,12 @@ def _other_people(participants: list[Participant], identity: Identity) -> list[l
     ]
 
 
-def _author_table(messages, utterances: list[Utterance], identity: Identity) -> list[dict]:
-    total: Counter[str] = Counter(m.author.display_name for m in messages)
+def _author_table(author_counts: Counter[Author], utterances: list[Utterance], identity: Identity) -> list[dict]:
+    total: Counter[str] = Counter()
+    for author, count in author_counts.items():
+        total[author.display_name] += count
     kept: Counter[str] = Counter(u.message.author.display_name for u in utterances)
-    mine = {m.author.display_name for m in messages if identity.matches(m.author)}
+    mine = {author.display_name for author in author_counts if identity.matches(author)}
     return [{"name": n, "messages": c, "kept": kept.get(n, 0), "me": n in mine} for n, c in total.most_common()]
 
 

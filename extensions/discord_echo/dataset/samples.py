@@ -39,12 +39,27 @@ ChatMessage = dict[str, str]
 
 
 class TokenCounter(Protocol):
-    """What the builder needs of a renderer (templates/chat.py ``ChatRenderer`` provides it)."""
+    """What the builder needs of a renderer (templates/chat.py ``ChatRenderer`` provides it).
+
+    ``count_tokens`` is the trainer's count of one row, ``count_tokens_batch`` the same for many rows at once.
+    When ``composes`` is True, ``count_tokens_composed`` gives the same number from cached counts of the
+    row's pieces (``prime`` tokenizes many pieces in one batch); the builder verifies every emitted sample
+    against ``count_tokens_batch`` and counts whole rows if a composed count is ever off.
+    """
 
     exact: bool
     description: str
 
+    @property
+    def composes(self) -> bool: ...
+
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int: ...
+
+    def count_tokens_batch(self, rows: Sequence[Sequence[ChatMessage]]) -> list[int]: ...
+
+    def count_tokens_composed(self, messages: Sequence[ChatMessage]) -> int: ...
+
+    def prime(self, rows: Sequence[Sequence[ChatMessage]]) -> None: ...
 
 
 NamePrefix = Literal["auto", "always", "never"]
@@ -105,13 +120,19 @@ class DatasetConfig:
         if not self.opener_prompt.strip():
             raise ConfigError("opener_prompt", self.opener_prompt, "must not be empty")
         try:
-            fields = {name for _, name, _, _ in string.Formatter().parse(self.persona_text) if name is not None}
+            parsed = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(self.persona_text)]
+            fields = {name for name, _, _ in parsed if name is not None}
         except ValueError as exc:
             raise ConfigError(
                 "persona_text", self.persona_text, f"has unbalanced braces ({exc}); write {{{{ for a brace"
             ) from exc
         if fields - {"me", "others"}:
             raise ConfigError("persona_text", self.persona_text, "may only use {me} and {others} as placeholders")
+        if any(spec or conv for name, spec, conv in parsed if name is not None):
+            # "{me:>50000000}" pads to 50 million characters per preview: a format spec is never needed here.
+            raise ConfigError(
+                "persona_text", self.persona_text, "placeholders take no format (write {me} or {others}, no : or !)"
+            )
 
 
 DEFAULT_PERSONA = "You are {me}, chatting on Discord with {others}. Reply the way {me} writes."
@@ -193,17 +214,45 @@ class SampleBuilder:
         self.system = [{"role": "system", "content": system_prompt}] if system_prompt else []
         self.reply_index = reply_index or {}  # message id -> (speaker, text)
         self.report = SampleReport(exact_tokens=renderer.exact, tokenizer=renderer.description)
-        self._counted: tuple[tuple[_Segment, ...], int] = ((), 0)
+        # Counts of the segment runs asked about in the current conversation, keyed by the segments' ids; the
+        # value holds the segments themselves, so no id is reused by a temporary while its entry lives.
+        self._counted: dict[tuple[int, ...], tuple[tuple[_Segment, ...], int]] = {}
+        self._compose = renderer.composes  # False once a composed count failed verification
+        self._trimmed = 0
 
     # -- public -------------------------------------------------------------------------
     def build(self, conversation: Conversation, number: int, group_chat: bool) -> list[Sample]:
         self.report.conversations += 1
         prefix = self.config.name_prefix == "always" or (self.config.name_prefix == "auto" and group_chat)
         segments = self._segments(conversation, prefix)
+        if self._compose:
+            # Every turn of the conversation rendered and tokenized once, in one batch; the packing below then
+            # composes each candidate's count from these pieces.
+            self.renderer.prime([self._messages(segments)])
+        samples, dropped, trimmed = self._pack(segments, number)
+        if self._compose:
+            exact = self.renderer.count_tokens_batch([s.messages for s in samples])
+            if exact != [s.tokens for s in samples]:
+                # This tokenizer's pieces do not add up: count whole rows from now on, this conversation again.
+                self._compose = False
+                samples, dropped, trimmed = self._pack(segments, number)
+        self.report.my_turns += len(segments)
+        if dropped:
+            self.report.dropped["reply_over_cutoff"] += dropped
+        self.report.trimmed_context += trimmed
+        self.report.samples += len(samples)
+        self.report.token_lengths.extend(s.tokens for s in samples)
+        return samples
+
+    # -- internals ----------------------------------------------------------------------
+    def _pack(self, segments: list[_Segment], number: int) -> tuple[list[Sample], int, int]:
+        """Samples of one conversation's segments, with the replies dropped and the segments trimmed."""
+        self._counted.clear()
+        self._trimmed = 0
         samples: list[Sample] = []
         pending: list[_Segment] = []
+        dropped = 0
         for segment in segments:
-            self.report.my_turns += 1
             if pending and self._fits(pending + [segment]):
                 pending.append(segment)
                 continue
@@ -213,14 +262,12 @@ class SampleBuilder:
             if not self._fits(pending):
                 pending = self._trim(segment)
                 if not pending:
-                    self.report.dropped["reply_over_cutoff"] += 1
+                    dropped += 1
         if pending:
             samples.append(self._sample(pending, number))
-        self.report.samples += len(samples)
-        self.report.token_lengths.extend(s.tokens for s in samples)
-        return samples
+        self._counted.clear()
+        return samples, dropped, self._trimmed
 
-    # -- internals ----------------------------------------------------------------------
     def _segments(self, conversation: Conversation, prefix: bool) -> list[_Segment]:
         segments: list[_Segment] = []
         context: list[str] = []
@@ -269,11 +316,16 @@ class SampleBuilder:
 
     def _count(self, segments: Sequence[_Segment]) -> int:
         # The packing loop asks about the same segments twice (fits? then emit): count once.
-        # The cache holds the segments themselves (not their ids, which temporaries reuse).
-        last, tokens = self._counted
-        if len(last) != len(segments) or any(a is not b for a, b in zip(last, segments, strict=False)):
-            tokens = self.renderer.count_tokens(self._messages(segments))
-            self._counted = (tuple(segments), tokens)
+        key = tuple(map(id, segments))
+        cached = self._counted.get(key)
+        if cached is not None:
+            return cached[1]
+        messages = self._messages(segments)
+        if self._compose:
+            tokens = self.renderer.count_tokens_composed(messages)
+        else:
+            tokens = self.renderer.count_tokens(messages)
+        self._counted[key] = (tuple(segments), tokens)
         return tokens
 
     def _trim(self, segment: _Segment) -> list[_Segment]:
@@ -281,15 +333,17 @@ class SampleBuilder:
         lines = list(segment.context)
         while len(lines) > 1:
             lines.pop(0)
-            if self._fits([_Segment(lines, segment.reply)]):
-                self.report.trimmed_context += 1
-                return [_Segment(lines, segment.reply)]
+            candidate = [_Segment(list(lines), segment.reply)]
+            if self._fits(candidate):
+                self._trimmed += 1
+                return candidate
         text = lines[0]
         while len(text) > 16:
             text = "…" + text[len(text) // 2 :].lstrip("…")
-            if self._fits([_Segment([text], segment.reply)]):
-                self.report.trimmed_context += 1
-                return [_Segment([text], segment.reply)]
+            candidate = [_Segment([text], segment.reply)]
+            if self._fits(candidate):
+                self._trimmed += 1
+                return candidate
         return []
 
     def _sample(self, segments: list[_Segment], number: int) -> Sample:

@@ -8,6 +8,10 @@ saved with the adapter), ``apply_chat_template(messages[:i], add_generation_prom
 persona system line from the dataset. Base and tuned replies use the same settings and the same seed, so
 with sampling the random stream is the same and only the weights differ.
 
+Several prompts are answered in one left-padded ``model.generate`` call (``generate_many``, ``batch``; greedy
+replies equal the one-at-a-time ones token for token), and rows are scored in length-sorted batches with the
+vocabulary projection only where a token is scored (``row_scores``): benchmarks/evaluate.py measures both.
+
 ``perplexity(samples, adapter)`` scores assistant tokens only, with the labels the trainer used
 (templates/trainer_rows.py: the webui's masking rule from templates/chat.py), so the tuned figure on the
 held-out set is the trainer's eval loss, exponentiated. ``report.evaluate`` (evaluate/report.py) runs a whole
@@ -19,6 +23,7 @@ from it) need none of them.
 
 from __future__ import annotations
 
+import inspect
 import math
 import threading
 from collections.abc import Iterator, Sequence
@@ -42,6 +47,7 @@ from discord_echo.templates.trainer_rows import tokenize_row
 
 MAX_NEW_TOKENS = 1024
 MAX_TEMPERATURE = 2.0
+GENERATE_BATCH = 8  # prompts per model.generate call in generate_many / batch (the Evaluate default: 8 rows)
 _SENTINEL = "zq7xv"  # a reply text no template contains, to find what a template writes after a reply
 
 
@@ -220,45 +226,112 @@ class Comparer:
         finally:
             cancel.set()
 
-    def iter_batch(
-        self, pairs: Sequence[HeldOutPair], n: int, settings: CompareConfig | None = None
-    ) -> Iterator[CompareRow]:
-        """Rows (friend, real, base, tuned) for ``n`` held-out pairs spread over the set, one at a time."""
-        settings = settings or CompareConfig()
-        for pair in pick(pairs, n):
-            base = self.generate(pair.prompt, False, settings)
-            tuned = self.generate(pair.prompt, True, settings)
-            yield CompareRow(pair.friend_text, pair.reply, base, tuned)
+    def generate_many(
+        self,
+        prompts: Sequence[Sequence[dict]],
+        adapter: bool,
+        settings: CompareConfig | None = None,
+        batch_size: int = GENERATE_BATCH,
+    ) -> list[str]:
+        """Replies to several prompts, ``batch_size`` prompts per ``model.generate`` call (left-padded).
 
-    def batch(self, pairs: Sequence[HeldOutPair], n: int, settings: CompareConfig | None = None) -> list[CompareRow]:
+        Greedy replies equal ``generate``'s one-at-a-time replies token for token (tests/evaluate/test_comparer.py):
+        the prompts are padded on the left with an attention mask, so each row attends to its own tokens only
+        and its positions count from its first real token. With sampling, each call is seeded with
+        ``settings.seed`` as ``generate`` is, so base and tuned still draw the same random stream, but a row's
+        draws depend on the rows batched with it: pass ``batch_size=1`` to get ``generate``'s sampled replies.
+        """
+        settings = settings or CompareConfig()
+        if batch_size < 1:
+            raise ConfigError("batch_size", batch_size, "must be 1 or more")
+        ids = [self.prompt_ids(p) for p in prompts]
+        replies: list[str] = []
+        for first in range(0, len(ids), batch_size):
+            rows = self._generate_rows(ids[first : first + batch_size], adapter, settings)
+            replies += [self._finish(r) for r in rows]
+        return replies
+
+    def iter_batch(
+        self,
+        pairs: Sequence[HeldOutPair],
+        n: int,
+        settings: CompareConfig | None = None,
+        batch_size: int = GENERATE_BATCH,
+    ) -> Iterator[CompareRow]:
+        """Rows (friend, real, base, tuned) for ``n`` held-out pairs spread over the set.
+
+        Generated ``batch_size`` pairs at a time (``generate_many``: base for the chunk, then tuned), yielded as
+        each chunk is done; ``batch_size=1`` gives exactly ``generate``'s replies, sampled ones included.
+        """
+        settings = settings or CompareConfig()
+        picked = pick(pairs, n)
+        for first in range(0, len(picked), batch_size):
+            chunk = picked[first : first + batch_size]
+            prompts = [pair.prompt for pair in chunk]
+            base = self.generate_many(prompts, False, settings, batch_size)
+            tuned = self.generate_many(prompts, True, settings, batch_size)
+            for pair, b, t in zip(chunk, base, tuned, strict=True):
+                yield CompareRow(pair.friend_text, pair.reply, b, t)
+
+    def batch(
+        self,
+        pairs: Sequence[HeldOutPair],
+        n: int,
+        settings: CompareConfig | None = None,
+        batch_size: int = GENERATE_BATCH,
+    ) -> list[CompareRow]:
         """All rows of ``iter_batch``."""
-        return list(self.iter_batch(pairs, n, settings))
+        return list(self.iter_batch(pairs, n, settings, batch_size))
 
     # -- scores ------------------------------------------------------------------------------------------
 
     def score(self, samples: Sequence[Any], adapter: bool, batch_size: int = 4) -> Score:
         """Summed NLL of the assistant tokens of ``samples`` (Samples, rows or message lists)."""
+        rows = [tokenize_row(self.tokenizer, messages_of(s), self.chat_template) for s in samples]
+        scores = self.row_scores([(r["input_ids"], r["labels"]) for r in rows], adapter, batch_size)
+        return Score(math.fsum(s.nll for s in scores), sum(s.tokens for s in scores))
+
+    def row_scores(
+        self, rows: Sequence[tuple[Sequence[int], Sequence[int]]], adapter: bool, batch_size: int = 4
+    ) -> list[Score]:
+        """Summed NLL of the labelled tokens of each ``(input_ids, labels)`` row (label -100: not scored).
+
+        Token t predicts token t+1, as the HF causal-LM loss shifts its labels. Rows are batched in length
+        order (right-padded, with an attention mask), so a batch holds rows of similar length and little
+        padding; the result is in the order given. Where the model takes ``logits_to_keep`` (transformers'
+        causal LMs), the vocabulary projection runs only at the positions some row of the batch scores, not at
+        every position: with a 49k-token vocabulary that projection is most of a forward pass.
+        """
         import torch
         import torch.nn.functional as F
 
-        rows = [tokenize_row(self.tokenizer, messages_of(s), self.chat_template) for s in samples]
-        nll, count = 0.0, 0
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
+        scores = [Score(0.0, 0)] * len(rows)
         with self.adapter(adapter), torch.inference_mode():
-            for start in range(0, len(rows), batch_size):
-                chunk = rows[start : start + batch_size]
-                width = max(len(r["input_ids"]) for r in chunk)
-                ids = torch.tensor([r["input_ids"] + [pad] * (width - len(r["input_ids"])) for r in chunk])
-                labels = torch.tensor([r["labels"] + [-100] * (width - len(r["labels"])) for r in chunk])
-                mask = torch.tensor([[1] * len(r["input_ids"]) + [0] * (width - len(r["input_ids"])) for r in chunk])
-                logits = self.model(input_ids=ids.to(self._device), attention_mask=mask.to(self._device)).logits
-                # Token t predicts token t+1, as the HF causal-LM loss shifts its labels.
-                target = labels[:, 1:].to(self._device)
-                nll += F.cross_entropy(
-                    logits[:, :-1].float().transpose(1, 2), target, ignore_index=-100, reduction="sum"
-                ).item()
-                count += int((target != -100).sum())
-        return Score(nll, count)
+            for first in range(0, len(order), batch_size):
+                chunk = order[first : first + batch_size]
+                width = max(len(rows[i][0]) for i in chunk)
+                ids = torch.tensor([[*rows[i][0], *[pad] * (width - len(rows[i][0]))] for i in chunk])
+                labels = torch.tensor([[*rows[i][1], *[-100] * (width - len(rows[i][1]))] for i in chunk])
+                mask = torch.tensor([[1] * len(rows[i][0]) + [0] * (width - len(rows[i][0])) for i in chunk])
+                target = labels[:, 1:]
+                positions = (target != -100).any(dim=0).nonzero().flatten()
+                if not len(positions):
+                    continue
+                inputs = {"input_ids": ids.to(self._device), "attention_mask": mask.to(self._device)}
+                if self._keeps_logits:
+                    logits = self.model(**inputs, logits_to_keep=positions.to(self._device)).logits
+                else:
+                    logits = self.model(**inputs).logits[:, positions]
+                nll = F.cross_entropy(
+                    logits.float().transpose(1, 2), target[:, positions].to(self._device), ignore_index=-100,
+                    reduction="none",
+                ).sum(dim=1)
+                counts = (target != -100).sum(dim=1)
+                for i, n, c in zip(chunk, nll.tolist(), counts.tolist(), strict=True):
+                    scores[i] = Score(float(n), int(c))
+        return scores
 
     def perplexity(self, samples: Sequence[Any], adapter: bool) -> float:
         """exp(mean NLL) over the assistant tokens of ``samples``, with or without the adapter."""
@@ -278,6 +351,12 @@ class Comparer:
     @property
     def _device(self) -> Any:
         return next(self.model.parameters()).device
+
+    @property
+    def _keeps_logits(self) -> bool:
+        """Whether the causal LM under the adapter takes ``logits_to_keep`` (a tensor of positions)."""
+        base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        return "logits_to_keep" in inspect.signature(base.forward).parameters
 
     def _turn_end(self) -> tuple[list[int], str]:
         """Token ids that end my turn (EOS and the template's end-of-turn marker) and that marker's text.
@@ -337,6 +416,31 @@ class Comparer:
                 stopping_criteria=StoppingCriteriaList([Cancelled()]),
             )
         return out[0, len(prompt) :].tolist()
+
+    def _generate_rows(self, prompts: Sequence[list[int]], adapter: bool, settings: CompareConfig) -> list[list[int]]:
+        """New token ids for each prompt from ONE ``model.generate`` call: left padding plus an attention mask.
+
+        Generation (with its KV cache) runs until every row has stopped; a row that stopped early is filled
+        with the pad id after its stop token, so each row is cut just after its first stop token, which is
+        where ``_generate_ids`` for that prompt alone ends.
+        """
+        import torch
+
+        if len(prompts) == 1:
+            return [self._generate_ids(prompts[0], adapter, settings)]
+        config = self._generation_config(settings)
+        width = max(len(p) for p in prompts)
+        ids = torch.tensor([[config.pad_token_id] * (width - len(p)) + p for p in prompts], device=self._device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self._device)
+        with self.adapter(adapter), torch.inference_mode():
+            torch.manual_seed(settings.seed)  # as _generate_ids: same stream for base and tuned
+            out = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
+        stop = set(self._stop_ids)
+        rows = []
+        for row in out[:, width:].tolist():
+            end = next((i + 1 for i, token in enumerate(row) if token in stop), len(row))
+            rows.append(row[:end])
+        return rows
 
     def _cut(self, text: str) -> str:
         """Text up to the end-of-turn marker (when the marker is plain text, not a special token)."""

@@ -16,7 +16,7 @@ failure people hit by hand ("replies unrelated to the prompt", docs/why-echoes-f
   emoji, punctuation, variety); the tuned replies should be much closer than the base ones.
 
 Only the reply's own tokens are scored for topicality (not earlier assistant turns of the prompt), unlike the
-trainer-style perplexity of ``comparer.score``. torch is imported inside functions.
+trainer-style perplexity of ``comparer.score``. The model work is ``Comparer.row_scores``'s (torch inside it).
 """
 
 from __future__ import annotations
@@ -52,9 +52,6 @@ def reply_scores(
     training template renders an assistant turn; the prompt part is exactly ``comparer.prompt_ids(prompt)``,
     so only what follows it is scored. Empty replies score ``Score(0, 0)``.
     """
-    import torch
-    import torch.nn.functional as F
-
     rows: list[tuple[list[int], int]] = []
     for prompt, reply in items:
         prefix = comparer.prompt_ids(prompt)
@@ -67,24 +64,8 @@ def reply_scores(
         full = list(full["input_ids"] if isinstance(full, dict) else full)
         start = len(prefix) if full[: len(prefix)] == prefix else _common_prefix(full, prefix)
         rows.append((full, start if reply else len(full)))
-    pad = comparer.tokenizer.pad_token_id if comparer.tokenizer.pad_token_id is not None else 0
-    device = next(comparer.model.parameters()).device
-    scores: list[Score] = []
-    with comparer.adapter(adapter), torch.inference_mode():
-        for first in range(0, len(rows), batch_size):
-            chunk = rows[first : first + batch_size]
-            width = max(len(ids) for ids, _ in chunk)
-            ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in chunk], device=device)
-            mask = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i, _ in chunk], device=device)
-            labels = torch.full_like(ids, -100)
-            for row, (tokens, start) in enumerate(chunk):
-                labels[row, start : len(tokens)] = ids[row, start : len(tokens)]
-            logits = comparer.model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-            target = labels[:, 1:]
-            nll = F.cross_entropy(logits.transpose(1, 2), target, ignore_index=-100, reduction="none").sum(dim=1)
-            counts = (target != -100).sum(dim=1)
-            scores += [Score(float(n), int(c)) for n, c in zip(nll.tolist(), counts.tolist(), strict=True)]
-    return scores
+    labelled = [(ids, [-100] * start + ids[start:]) for ids, start in rows]
+    return comparer.row_scores(labelled, adapter, batch_size)
 
 
 def other_prompt_index(index: int, count: int) -> int:

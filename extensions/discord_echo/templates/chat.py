@@ -32,6 +32,7 @@ from discord_echo.templates.instruction import (
     render_template,
     template_errors,
 )
+from discord_echo.templates.tokenizer_files import read_tokenizer_files
 
 __all__ = [
     "BUILTIN_CHATML",
@@ -126,11 +127,17 @@ class ChatRenderer:
         description: str,
         tokenizer: Any = None,
         chat_template: str | None = None,
+        piece_render_fn: Callable[[list[dict[str, Any]], bool], str] | None = None,
     ):
         self._render_fn = render_fn
+        # The same text as render_fn, rendered without transformers' per-call overhead; used only for composed
+        # counts, which count_tokens_batch (render_fn) verifies.
+        self._piece_render_fn = piece_render_fn or render_fn
         self._tokenizer = tokenizer
         self._chat_template = chat_template
         self._encoder: Any = None
+        self._splitter: re.Pattern[str] | None | bool = False  # False: not looked up yet; None: no split points
+        self._piece_counts: dict[str, int] = {}
         self.template_label = template_label
         self.description = description
         self.exact = tokenizer is not None
@@ -148,6 +155,55 @@ class ChatRenderer:
         if self._tokenizer is None:
             return estimate_tokens(self._render(msgs, False))
         return len(self._token_ids(msgs, False))
+
+    @property
+    def composes(self) -> bool:
+        """True when ``count_tokens_composed`` sums cached piece counts instead of tokenizing the whole row."""
+        return self._tokenizer is not None
+
+    def count_tokens_batch(self, rows: Sequence[Sequence[Message]]) -> list[int]:
+        """``count_tokens`` of each row: rendered one by one, then tokenized in one call of the tokenizer.
+
+        The same as the trainer's ``apply_chat_template(tokenize=True)``, which renders the row and encodes the
+        text with ``add_special_tokens=False``; one batch call saves the per-call overhead.
+        """
+        if self._tokenizer is None:
+            return [self.count_tokens(row) for row in rows]
+        texts = [self._render(checked_messages(row, self.template_label), False) for row in rows]
+        return [len(ids) for ids in self._encode(texts)]
+
+    def count_tokens_composed(self, messages: Sequence[Message]) -> int:
+        """``count_tokens(messages)`` summed from the token counts of the rendered text's pieces.
+
+        The row is rendered (cheap) and cut just before each added token the tokenizer itself splits the text
+        at (``<|im_start|>``, ``<|eot_id|>``...; see ``_split_pattern``). The tokenizer encodes the text between
+        added tokens independently, so the pieces' counts add up to the row's count; each distinct piece is
+        tokenized once and remembered (``prime`` does many at once). Callers that must be exact verify the
+        emitted rows with ``count_tokens_batch`` (dataset/samples.py does, and falls back on a mismatch).
+        Without a tokenizer this is ``count_tokens``.
+        """
+        msgs = checked_messages(messages, self.template_label)
+        if self._tokenizer is None:
+            return self.count_tokens(msgs)
+        pieces = self._pieces(self._piece_render_fn(msgs, False))
+        counts = self._piece_counts
+        missing = [piece for piece in dict.fromkeys(pieces) if piece not in counts]
+        if missing:
+            self._count_pieces(missing)
+        return sum(counts[piece] for piece in pieces)
+
+    def prime(self, rows: Sequence[Sequence[Message]]) -> None:
+        """Tokenize the distinct pieces of these rows in one batch, for later ``count_tokens_composed`` calls."""
+        if self._tokenizer is None:
+            return
+        counts = self._piece_counts
+        missing: dict[str, None] = {}
+        for row in rows:
+            for piece in self._pieces(self._piece_render_fn(checked_messages(row, self.template_label), False)):
+                if piece not in counts:
+                    missing[piece] = None
+        if missing:
+            self._count_pieces(list(missing))
 
     def trained_spans(self, messages: Sequence[Message]) -> list[Span]:
         """Character spans of ``render(messages)`` whose tokens the trainer trains on (labels not -100).
@@ -205,6 +261,58 @@ class ChatRenderer:
         if isinstance(out, Mapping):
             out = out["input_ids"]
         return list(out)
+
+    def _encode(self, texts: list[str]) -> list[list[int]]:
+        if not texts:
+            return []
+        with template_errors(self.template_label):
+            out = self._tokenizer(texts, add_special_tokens=False)
+        return list(out["input_ids"])
+
+    # Distinct pieces remembered at most; the cache is emptied when it grows past this (pieces repeat only
+    # within a conversation's packing, so nothing useful is lost for long).
+    PIECE_CACHE_LIMIT = 50_000
+
+    def _count_pieces(self, pieces: list[str]) -> None:
+        if len(self._piece_counts) + len(pieces) > self.PIECE_CACHE_LIMIT:
+            self._piece_counts.clear()
+        for piece, ids in zip(pieces, self._encode(pieces), strict=True):
+            self._piece_counts[piece] = len(ids)
+
+    def _pieces(self, text: str) -> list[str]:
+        pattern = self._split_pattern()
+        if pattern is None:
+            return [text]
+        return [piece for piece in pattern.split(text) if piece]
+
+    def _split_pattern(self) -> re.Pattern[str] | None:
+        """A zero-width pattern matching just before each added token that is a safe place to cut, or None.
+
+        The tokenizer cuts its input at added tokens before normalizing and pre-tokenizing the rest, so text on
+        either side of such a token is encoded independently. Safe are added tokens matched on the raw text
+        (``normalized`` False) that do not swallow neighbouring whitespace (``lstrip``/``rstrip``) or need word
+        boundaries (``single_word``), and that no other added token contains (a longer match could begin
+        earlier). A piece after the first always starts with such a token, so it is encoded the same wherever
+        it sits in a row; the emitted rows are still verified (``count_tokens_batch``).
+        """
+        if self._splitter is False:
+            self._splitter = None
+            decoder = getattr(self._tokenizer, "added_tokens_decoder", None) or {}
+            contents = [str(getattr(token, "content", token)) for token in decoder.values()]
+            safe = [
+                token.content
+                for token in decoder.values()
+                if getattr(token, "content", "")
+                and not getattr(token, "lstrip", True)
+                and not getattr(token, "rstrip", True)
+                and not getattr(token, "single_word", True)
+                and not getattr(token, "normalized", True)
+                and not any(token.content in other and token.content != other for other in contents)
+            ]
+            if safe and getattr(self._tokenizer, "is_fast", False):
+                alternatives = "|".join(re.escape(content) for content in sorted(safe, key=len, reverse=True))
+                self._splitter = re.compile(f"(?=(?:{alternatives}))")
+        return self._splitter if isinstance(self._splitter, re.Pattern) else None
 
     def _token_boundaries(self, messages: list[dict[str, Any]], text: str) -> tuple[list[int], list[int]] | None:
         """Full-row token ids and, for each token index k (0..n), the character where token k starts.
@@ -321,7 +429,19 @@ def load_renderer(
         label = repr(template) if named else f"of {folder} ({CHAT_TEMPLATE})"
         if template_text is None:
             template_text = _own_chat_template(tok, folder)
-        compile_template(template_text, label)
+        compiled = compile_template(template_text, label)
+        # transformers renders with the special tokens' strings as variables (bos_token, eos_token...).
+        token_strings = {key: str(value) for key, value in tok.special_tokens_map.items() if isinstance(value, str)}
+
+        def render_pieces(messages: list[dict[str, Any]], add_generation_prompt: bool) -> str:
+            with template_errors(label):
+                return compiled.render(
+                    messages=messages,
+                    tools=None,
+                    documents=None,
+                    add_generation_prompt=add_generation_prompt,
+                    **token_strings,
+                )
 
         def render_hf(messages: list[dict[str, Any]], add_generation_prompt: bool) -> str:
             with template_errors(label):
@@ -330,7 +450,9 @@ def load_renderer(
                 )
 
         name = template if named else CHAT_TEMPLATE
-        renderer = ChatRenderer(render_hf, label, f"tokenizer {folder}, template {name}", tok, template_text)
+        renderer = ChatRenderer(
+            render_hf, label, f"tokenizer {folder}, template {name}", tok, template_text, piece_render_fn=render_pieces
+        )
         renderer.tokenizer_folder, renderer.template_name = str(folder), name
         return renderer
     if template == CHAT_TEMPLATE:
@@ -353,12 +475,17 @@ def load_renderer(
 
 
 def _load_tokenizer(folder: Path) -> Any:
+    """The folder's tokenizer: its ``tokenizer.json`` through ``tokenizers`` alone where that reads it as
+    transformers would (templates/tokenizer_files.py: no torch import, ~250 MB less), else ``AutoTokenizer``."""
     if not folder.is_dir():
         raise ConfigError("tokenizer", str(folder), "folder not found")
     if not any((folder / name).is_file() for name in TOKENIZER_FILES):
         raise ConfigError(
             "tokenizer", str(folder), f"no tokenizer files in this folder (looked for {', '.join(TOKENIZER_FILES)})"
         )
+    light = read_tokenizer_files(folder)
+    if light is not None:
+        return light
     try:
         from transformers import AutoTokenizer
     except ImportError as exc:

@@ -37,7 +37,7 @@ from discord_echo.train.config import TrainConfig
 from discord_echo.train.driver import prepare
 from discord_echo.train.host import ProgressCallback, TrainProgress, TrainRequest, TrainResult
 from discord_echo.train.profiles import HardwarePlan, plan_hardware
-from discord_echo.train.standalone.trainer import build_trainer, out_of_memory, progress_callback
+from discord_echo.train.standalone.trainer import build_trainer, out_of_memory, progress_callback, torch_threads
 
 REQUIRED = ("torch", "transformers", "peft", "accelerate")
 INSTALL_HINT = "pip install 'discord-echo[train]' (and 'discord-echo[gpu]' on an NVIDIA GPU)"
@@ -122,7 +122,8 @@ class StandaloneHost:
             trainer.add_callback(progress_callback(report, stop))
             started = time.time()
             try:
-                trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+                with torch_threads(plan.threads):
+                    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
             except out_of_memory() as exc:
                 raise TrainingError(
                     f"out of memory: {exc}. Lower cutoff_len or lora_rank, or pick a smaller hardware profile."

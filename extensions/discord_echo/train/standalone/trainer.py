@@ -1,7 +1,8 @@
 """The HF ``Trainer`` set up for train/standalone/host.py: arguments from the settings, padding, progress, stop.
 
 ``build_trainer`` maps ``TrainConfig`` + the ``HardwarePlan`` to ``TrainingArguments`` (optimizer steps
-for save/eval, warmup as a share of the run, checkpoints pruned to ``save_total_limit``); ``collator`` pads
+for save/eval, warmup as a share of the run, checkpoints pruned to ``save_total_limit``, micro-batches of
+rows of similar length: ``length_grouping``); ``collator`` pads
 like the webui's ``collate_fn`` (pad id, labels -100, attention 0); ``progress_callback`` turns the Trainer's
 logs into ``TrainProgress`` (loss, eval loss, learning rate, tokens/s, ETA) and a set ``stop`` event into a
 stop after the current step with a checkpoint saved. Imports torch and transformers inside functions.
@@ -9,8 +10,10 @@ stop after the current step with a checkpoint saved. Imports torch and transform
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +61,7 @@ def build_trainer(
         remove_unused_columns=False,
         include_num_input_tokens_seen="non_padding",
         dataloader_num_workers=0,
+        **length_grouping(TrainingArguments),
     )
     trainer = Trainer(
         model=model,
@@ -68,6 +72,22 @@ def build_trainer(
     )
     trainer.remove_callback(PrinterCallback)  # progress goes to on_progress; a library does not print
     return trainer
+
+
+def length_grouping(arguments: type) -> dict[str, Any]:
+    """The ``TrainingArguments`` option that batches rows of similar length together, in this transformers.
+
+    Chat samples range from one short exchange to the cutoff; drawn at random, a micro-batch is padded to its
+    longest row and most of its tokens can be padding, computed and thrown away. The Trainer's
+    ``LengthGroupedSampler`` still shuffles (random mega-batches of 50 micro-batches, sorted by length inside),
+    so every row is seen once per epoch as before; only which rows share a micro-batch changes, and the loss
+    is still on my turns only (labels are untouched). benchmarks/train_throughput.py measures the gain.
+    transformers 5 names it ``train_sampling_strategy="group_by_length"``, 4.x ``group_by_length=True``.
+    """
+    names = getattr(arguments, "__dataclass_fields__", {})
+    if "train_sampling_strategy" in names:
+        return {"train_sampling_strategy": "group_by_length"}
+    return {"group_by_length": True} if "group_by_length" in names else {}
 
 
 def collator(pad_id: int) -> Any:
@@ -139,6 +159,26 @@ def progress_callback(report: ProgressCallback, stop: threading.Event) -> Any:
             )
 
     return Progress()
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Run the body with torch using ``threads`` threads (0: leave torch's setting), then restore it.
+
+    On a CPU the plan picks one per core this process may use (``profiles.plan_hardware``): torch's default
+    can exceed that inside containers, and threads beyond the cores spin-wait instead of working.
+    """
+    if not threads:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def out_of_memory() -> type[BaseException]:
