@@ -111,3 +111,22 @@ def test_persona_placeholders_take_no_format_spec(text):
     with pytest.raises(ConfigError, match="persona_text"):
         DatasetConfig(persona_text=text)
     assert DatasetConfig(persona_text="I am {me}; {{braces}} with {others}.").persona_text
+
+
+def test_a_held_out_file_of_another_build_is_never_taken_for_this_ones(tmp_path):
+    from discord_echo.core.safe_files import FileExistsRefusedError
+    from discord_echo.train.config import TrainConfig
+    from discord_echo.train.driver import request_from_user_data
+
+    first = write_dataset(tmp_path, "mine", _samples("old"), _samples("old held out"), {"build": "old"})
+    first.train.unlink()
+    first.sidecar.unlink()  # the user removed the build by hand, but not its held-out file
+    with pytest.raises(FileExistsRefusedError, match="mine-eval.json"):
+        write_dataset(tmp_path, "mine", _samples("new"), [], {"build": "new"})
+    # Replaced on purpose with no held-out part: the old file goes, and training evaluates on nothing.
+    write_dataset(tmp_path, "mine", _samples("new"), [], {"build": "new"}, overwrite=True)
+    assert not first.eval.exists()
+    # Even if one is put back beside a build whose report says it wrote none, training does not use it.
+    first.eval.write_text(json.dumps([{"messages": [{"role": "user", "content": "x"}]}]))
+    request = request_from_user_data(tmp_path, "mine", "model", "lora", TrainConfig())
+    assert request.eval_dataset is None

@@ -156,3 +156,19 @@ def test_the_cache_keeps_one_comparer_until_model_template_or_adapter_weights_ch
     cache.forget()
     assert cache.get("other", adapter, "Alpaca", loader("f")).reply == "f"
     assert loads == ["a", "c", "d", "e", "f"]
+
+
+def test_the_friends_lines_are_scored_without_the_builds_own_stand_in_opener(tmp_path):
+    from discord_echo.evaluate.metrics import OPENER_PROMPT, their_samples
+
+    build = write_build(tmp_path)
+    assert build.opener_prompt() == OPENER_PROMPT  # a report without settings: the default
+    custom = "(we start talking)"
+    info = {"report": {"me": "alex"}, "settings": {"dataset": {"opener_prompt": custom}}}
+    build.sidecar.write_text(json.dumps(info), encoding="utf-8")
+    assert build.opener_prompt() == custom
+    # A conversation I opened: the build put its stand-in first. Flipped, it must not become a line of theirs.
+    opened = [{"role": "user", "content": custom}, {"role": "assistant", "content": "yo"},
+              {"role": "user", "content": "hey alex"}, {"role": "assistant", "content": "sup"}]  # fmt: skip
+    (flipped,) = their_samples([opened], build.opener_prompt())
+    assert [m["content"] for m in flipped if m["role"] == "assistant"] == ["hey alex"]

@@ -383,3 +383,14 @@ def test_composed_and_batched_counts_are_the_trainers_count(tiny_dir, tok, templ
     assert renderer.count_tokens_composed(messages) == trainer
     assert renderer.count_tokens_batch([messages, messages]) == [trainer, trainer]
     assert renderer._piece_render_fn(messages, False) == renderer.render(messages)
+
+
+def test_a_full_piece_cache_never_loses_a_count_it_is_about_to_add(tiny_dir, tok, monkeypatch):
+    # The cache empties itself when full; a count that overfills it must still use the pieces it looked up.
+    renderer = load_renderer(tiny_dir)
+    monkeypatch.setattr(type(renderer), "PIECE_CACHE_LIMIT", 6)
+    rows = [CONVERSATIONS[name] for name in sorted(CONVERSATIONS)]
+    renderer.prime(rows[:2])
+    for messages in rows:
+        expected = len(tok.apply_chat_template(messages, chat_template=tok.chat_template)["input_ids"])
+        assert renderer.count_tokens_composed(messages) == expected

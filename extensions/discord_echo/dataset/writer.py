@@ -178,7 +178,9 @@ def write_dataset(
     else:
         train_rows = [s.to_row() for s in train]
         eval_rows = [s.to_row() for s in held_out]
-    targets = [train_path, sidecar] + ([eval_path] if eval_rows else [])
+    # The held-out file counts even when this build has none: an old one left beside the new set would be
+    # taken for its held-out part (by the trainer and by Compare) while its conversations are now trained on.
+    targets = [train_path, sidecar, eval_path]
     if not overwrite:
         for path in targets:
             if path.exists():

@@ -8,8 +8,8 @@ failure people hit by hand ("replies unrelated to the prompt", docs/why-echoes-f
   prompt)``, scored by the *base* model (a fixed judge, so base and tuned replies are measured alike) for my
   real reply, the base reply and the tuned reply. Higher means the reply is more predictable from the message
   it answers than from an unrelated one. Reported per token and per reply. "Another prompt" is the held-out
-  prompt half the set away, a fixed pairing that never pairs a prompt with itself or its neighbour (neighbours
-  often share a conversation, hence a topic).
+  prompt half the set away: a fixed pairing that never pairs a prompt with itself, and with four prompts or
+  more never with its neighbour (neighbours often share a conversation, hence a topic).
 * **speaker specificity**: how much the adapter lowered the perplexity of my replies minus how much it lowered
   that of the friend's lines scored as the assistant (nats per token); > 0 means it learned *me*, not the chat.
 * **style distance**: one number for how far a set of replies is from my real replies' style (length, case,

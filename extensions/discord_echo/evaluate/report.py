@@ -30,6 +30,7 @@ from discord_echo.evaluate.echo_metrics import (
     topicality,
 )
 from discord_echo.evaluate.metrics import (
+    OPENER_PROMPT,
     PROBE,
     EchoWarning,
     PerplexityPair,
@@ -78,6 +79,7 @@ def evaluate(
     settings: CompareConfig,
     n: int = 8,
     build_rendering: str | None = None,
+    opener_prompt: str = OPENER_PROMPT,
 ) -> CompareReport:
     """Perplexities (mine and theirs), ``n`` sample rows with style statistics, and warnings.
 
@@ -86,7 +88,7 @@ def evaluate(
     """
     if not held_out_pairs(held_out):
         raise ConfigError("held_out", len(held_out), "no held-out replies to compare: rebuild with a held-out share")
-    theirs = their_samples(held_out)
+    theirs = their_samples(held_out, opener_prompt)  # the build's stand-in opener is no line of theirs
     mine_base, mine_tuned = comparer.score(held_out, False), comparer.score(held_out, True)
     mine = PerplexityPair(mine_base.perplexity, mine_tuned.perplexity, mine_tuned.tokens)
     their_pair = None

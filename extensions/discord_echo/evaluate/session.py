@@ -24,7 +24,14 @@ from discord_echo.core.errors import EchoError
 from discord_echo.core.safe_files import contained_path, validate_name
 from discord_echo.evaluate.characters import chat_instructions, persona_of_build, write_character
 from discord_echo.evaluate.comparer import CompareConfig, Comparer
-from discord_echo.evaluate.metrics import ChatMessage, HeldOutPair, build_rendering, held_out_pairs, typed_pair
+from discord_echo.evaluate.metrics import (
+    OPENER_PROMPT,
+    ChatMessage,
+    HeldOutPair,
+    build_rendering,
+    held_out_pairs,
+    typed_pair,
+)
 from discord_echo.evaluate.report import CompareReport, evaluate
 
 TYPED_PICK = -1  # the choice value of "(type a message below)": no held-out pair, the typed text instead
@@ -75,6 +82,14 @@ class DatasetBuild:
         """The persona system line the build trained with; None without one (or without a sidecar)."""
         return persona_of_build(self.sidecar)[1] if self.sidecar.is_file() else None
 
+    def opener_prompt(self) -> str:
+        """The stand-in user turn the build put before conversations I opened (the default without a sidecar)."""
+        try:
+            info = json.loads(self.sidecar.read_text(encoding="utf-8"))
+            return str(info["settings"]["dataset"]["opener_prompt"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return OPENER_PROMPT
+
     def instructions(self, template: str, character: str | None = None) -> str:
         """How to chat in the webui so prompts match training (empty without a persona).
 
@@ -97,7 +112,7 @@ class DatasetBuild:
         """
         rows = self.held_out_rows() if rows is None else rows
         rendering = build_rendering(self.sidecar, templates_dir)
-        report = evaluate(comparer, rows, self.me(), settings, n, rendering)
+        report = evaluate(comparer, rows, self.me(), settings, n, rendering, self.opener_prompt())
         report.instructions = self.instructions(report.template)
         return report
 

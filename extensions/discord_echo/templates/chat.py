@@ -187,10 +187,12 @@ class ChatRenderer:
             return self.count_tokens(msgs)
         pieces = self._pieces(self._piece_render_fn(msgs, False))
         counts = self._piece_counts
-        missing = [piece for piece in dict.fromkeys(pieces) if piece not in counts]
+        # Looked up before counting what is missing: counting may empty a full cache (``_count_pieces``).
+        known = {piece: counts[piece] for piece in dict.fromkeys(pieces) if piece in counts}
+        missing = [piece for piece in dict.fromkeys(pieces) if piece not in known]
         if missing:
-            self._count_pieces(missing)
-        return sum(counts[piece] for piece in pieces)
+            known.update(self._count_pieces(missing))
+        return sum(known[piece] for piece in pieces)
 
     def prime(self, rows: Sequence[Sequence[Message]]) -> None:
         """Tokenize the distinct pieces of these rows in one batch, for later ``count_tokens_composed`` calls."""
@@ -273,11 +275,13 @@ class ChatRenderer:
     # within a conversation's packing, so nothing useful is lost for long).
     PIECE_CACHE_LIMIT = 50_000
 
-    def _count_pieces(self, pieces: list[str]) -> None:
+    def _count_pieces(self, pieces: list[str]) -> dict[str, int]:
+        """Token counts of ``pieces``, remembered; the cache is emptied first when they would overfill it."""
         if len(self._piece_counts) + len(pieces) > self.PIECE_CACHE_LIMIT:
             self._piece_counts.clear()
-        for piece, ids in zip(pieces, self._encode(pieces), strict=True):
-            self._piece_counts[piece] = len(ids)
+        fresh = {piece: len(ids) for piece, ids in zip(pieces, self._encode(pieces), strict=True)}
+        self._piece_counts.update(fresh)
+        return fresh
 
     def _pieces(self, text: str) -> list[str]:
         pattern = self._split_pattern()

@@ -54,7 +54,7 @@ def request_from_user_data(
     return TrainRequest(
         model=model,
         dataset=train_file,
-        eval_dataset=eval_file if eval_file.is_file() else None,
+        eval_dataset=eval_file if eval_file.is_file() and _build_has_held_out(train_file) else None,
         lora_name=lora_name,
         loras_dir=user_data / "loras",
         settings=settings,
@@ -63,6 +63,22 @@ def request_from_user_data(
         resume=resume,
         overwrite=overwrite,
     )
+
+
+def _build_has_held_out(train_file: Path) -> bool:
+    """False only when our build report beside the dataset says it wrote no held-out file.
+
+    A ``-eval`` file that the build did not write belongs to another build, whose held-out conversations may
+    be in this one's training rows. Datasets without our report (made by hand) keep their ``-eval`` file.
+    """
+    from discord_echo.dataset.writer import SIDECAR_SUFFIX
+
+    sidecar = train_file.with_name(train_file.stem + SIDECAR_SUFFIX)
+    try:
+        info = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True
+    return not isinstance(info, dict) or "train_file" not in info or "eval_file" in info
 
 
 @dataclass(frozen=True)
