@@ -170,6 +170,61 @@ def test_a_profile_chosen_after_write_rebuilds_the_dataset_for_its_cutoff_instea
     assert "Preview and Write dataset again" in refused[-1][0] and "--cutoff 8 --overwrite" in refused[-1][0]
 
 
+def _written_for_a_long_cutoff(tab, export, name: str) -> tuple[dict, int]:
+    """Preview ``export`` for cutoff 2048 and write it as ``name``: ``(the written State, a cutoff just below
+    its longest sample)``, so that Train with that cutoff rebuilds the dataset first."""
+    c = tab.c
+    read = tab.on_read([str(export)], "")
+    values = _values(tab)
+    names = [n for stage in tab.forms.values() for n in stage]
+    values[names.index("cutoff_len")] = 2048
+    preview = tab.on_preview(read[c["paths"]], ["alex"], c["model"].value, "Chat Template", None, *values)
+    written = tab.on_write(preview[c["result"]], name, False, preview[c["recipe"]])
+    sidecar = tab.context.user_data / "training" / "datasets" / f"{name}.discord_echo.yaml"
+    return written[c["written"]], json.loads(sidecar.read_text())["report"]["samples"]["max_tokens"] - 1
+
+
+def test_interrupt_while_the_dataset_is_rebuilt_stops_before_training_starts(tab):
+    c, panel = tab.c, tab.train_panel
+    written, short = _written_for_a_long_cutoff(tab, SAMPLE, "stopped")
+    settings = profile_values(panel, "CPU (no GPU)", cutoff_len=short, epochs=1, save_steps=0, eval_steps=0)
+    run = panel.on_train(c["model"].value, "stopped", "stopped-lora", "Chat Template", False, False, *settings, written)
+    assert "Rebuilding the dataset" in next(run)[0]
+    assert "training will not start" in panel.on_stop()  # Interrupt pressed while it rebuilds
+    texts = [html for html, _ in run]
+    assert "Interrupted before training started" in texts[-1], texts
+    assert not (tab.context.loras_dir / "stopped-lora").exists()
+    assert not panel.training and "Nothing is training" in panel.on_stop()
+
+
+def test_the_held_out_file_is_looked_for_after_the_rebuild(tab):
+    """The rebuild writes <name>-eval.json again; the run must use it even when it was missing before."""
+    c, panel = tab.c, tab.train_panel
+    written, short = _written_for_a_long_cutoff(tab, SAMPLE, "again")
+    (tab.context.user_data / "training" / "datasets" / "again-eval.json").unlink()
+    settings = profile_values(panel, "CPU (no GPU)", cutoff_len=short, epochs=1, save_steps=0, eval_steps=0)
+    run = panel.on_train(c["model"].value, "again", "again-lora", "Chat Template", False, False, *settings, written)
+    texts = [html for html, _ in run]
+    assert any("Rebuilt dataset again" in t for t in texts), texts
+    assert (tab.context.user_data / "training" / "datasets" / "again-eval.json").is_file()
+    assert "Done. Saved" in texts[-1] and "Held-out loss" in texts[-1], texts[-1]
+
+
+def test_no_rebuild_from_exports_that_are_gone(tab, tmp_path):
+    """Uploads are gradio's temporary copies, deleted after a day: then Train says how to rebuild by hand."""
+    c, panel = tab.c, tab.train_panel
+    upload = tmp_path / "upload" / "alex_and_sam.json"
+    upload.parent.mkdir()
+    upload.write_bytes(SAMPLE.read_bytes())
+    written, short = _written_for_a_long_cutoff(tab, upload, "gone")
+    upload.unlink()
+    settings = profile_values(panel, "CPU (no GPU)", cutoff_len=short, epochs=1, save_steps=0, eval_steps=0)
+    run = panel.on_train(c["model"].value, "gone", "gone-lora", "Chat Template", False, False, *settings, written)
+    texts = [html for html, _ in run]
+    assert not any("Rebuilding" in t for t in texts), texts
+    assert "Preview and Write dataset again" in texts[-1] and f"--cutoff {short} --overwrite" in texts[-1], texts[-1]
+
+
 def test_a_read_that_finds_no_messages_does_not_ask_who_you_are(tab, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{ not json")

@@ -138,3 +138,36 @@ def test_retraining_under_the_same_name_makes_compare_load_the_new_adapter(train
     updates = list(panel.on_train(model, "cmp-echo", "cmp-lora", "Chat Template", False, True, *values))
     assert "Done. Saved" in updates[-1][0]
     assert cp.comparer(model, "cmp-lora", "Chat Template") is not first
+
+
+def test_train_and_reload_refuse_while_compare_or_evaluate_is_using_the_model(trained_tab):
+    """Dropping Compare's cached model does not stop a running stream or Evaluate worker: they keep generating
+    and switching the adapter (in the webui on the model a run would train), so Train waits for them."""
+    import time
+
+    tab, cp, panel = trained_tab, trained_tab.compare_panel, trained_tab.train_panel
+    model, settings = tab.c["model"].value, _values(cp.settings_widgets)
+    values = profile_values(panel, "Tiny demo model (CPU)", epochs=1)
+
+    def train() -> str:  # cmp-lora exists and overwrite is off: a run that is let through is refused at once
+        return list(panel.on_train(model, "cmp-echo", "cmp-lora", "Chat Template", False, False, *values))[-1][0]
+
+    busy = "Compare/Evaluate is using the model; wait or cancel it"
+    streaming = cp.on_compare(model, "cmp-lora", "Chat Template", [], TYPED_PICK, "hi", "cmp-echo", *settings)
+    next(streaming)
+    assert next(streaming)[0] == "Base model replying…"  # the stream holds its Comparer now
+    assert busy in train()
+    assert busy in panel.on_reload_4bit(*values)  # reloading the model under it is refused too
+    assert not panel.training
+    streaming.close()  # the page went away: the stream let go of the model
+    assert not cp.using_model() and "already exists" in train()
+
+    evaluating = cp.on_evaluate(model, "cmp-lora", "Chat Template", "cmp-echo", 3, *settings)
+    next(evaluating)  # the worker is running
+    assert busy in train()
+    assert "Evaluation cancelled" in cp.on_cancel_evaluate()
+    evaluating.close()  # gradio's cancels= closes the page's generator; the worker stops at its next step
+    deadline = time.monotonic() + 120
+    while cp.using_model() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not cp.using_model() and "already exists" in train()

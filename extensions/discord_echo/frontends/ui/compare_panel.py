@@ -141,6 +141,9 @@ class ComparePanel:
         self.settings_widgets: dict[str, Any] = {}
         self._comparers = ComparerCache()
         self._eval_stop: threading.Event | None = None  # set by Cancel; the running evaluation stops at its next step
+        # How many Compare streams and Evaluate workers are using the model now (Train refuses while any is).
+        self._users = 0
+        self._users_lock = threading.Lock()
 
     def build(self) -> None:
         import gradio as gr
@@ -302,6 +305,25 @@ class ComparePanel:
         """Drop the loaded Comparer (training needs the memory, or the LoRA on disk changed)."""
         self._comparers.forget()
 
+    def using_model(self) -> bool:
+        """True while a Compare stream or an Evaluate worker is using the model (Train and Reload refuse then).
+
+        Dropping the cached Comparer (`forget`) does not stop them: they hold their own reference and keep
+        generating and switching the adapter, in the webui on the very model a run would train.
+        """
+        with self._users_lock:
+            return self._users > 0
+
+    def _use(self) -> None:
+        """Count one more user of the model; taken before `comparer` checks for training, so one of the two
+        always sees the other (Train takes its lock before asking `using_model`)."""
+        with self._users_lock:
+            self._users += 1
+
+    def _done(self) -> None:
+        with self._users_lock:
+            self._users -= 1
+
     def comparer(self, model: str, lora: str, template: str) -> Any:
         """One Comparer per (model, LoRA, template); loading it is the slow part, switching is free.
 
@@ -347,13 +369,17 @@ class ComparePanel:
         prompt, real = chosen_prompt(pairs or [], pick, typed, persona)
         friend = friend_of(prompt)
         yield "Loading the model and the LoRA…", friend, real, "", ""
-        comparer = self.comparer(model, lora, template)
-        base = ""
-        for base in comparer.stream(prompt, False, settings):
-            yield "Base model replying…", friend, real, base, ""
-        tuned = ""
-        for tuned in comparer.stream(prompt, True, settings):
-            yield "Your echo replying…", friend, real, base, tuned
+        self._use()
+        try:  # held until the stream ends or gradio closes it (the page went away)
+            comparer = self.comparer(model, lora, template)
+            base = ""
+            for base in comparer.stream(prompt, False, settings):
+                yield "Base model replying…", friend, real, base, ""
+            tuned = ""
+            for tuned in comparer.stream(prompt, True, settings):
+                yield "Your echo replying…", friend, real, base, tuned
+        finally:
+            self._done()
         yield "Same prompt, same settings and seed for both.", friend, real, base, tuned
 
     @guarded(_evaluate_failed, owner="comparing models")
@@ -391,9 +417,16 @@ class ComparePanel:
                     outcome["path"] = write_report(comparer.adapter_dir, outcome["report"])
             except BaseException as exc:  # noqa: BLE001 - handed to the UI thread below
                 outcome["error"] = exc
+            finally:
+                self._done()  # the worker, not the page, holds the model: Cancel ends it at its next step
 
         worker = threading.Thread(target=work, name="discord-echo-evaluate", daemon=True)
-        worker.start()
+        self._use()
+        try:
+            worker.start()
+        except BaseException:
+            self._done()
+            raise
         unchanged = [gr.update()] * 7
         while worker.is_alive():
             worker.join(0.5)

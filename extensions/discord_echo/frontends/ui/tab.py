@@ -221,7 +221,7 @@ class EchoTab:
             from discord_echo.frontends.ui.compare_panel import ComparePanel
             from discord_echo.frontends.ui.train_panel import TrainPanel
 
-            self.train_panel = TrainPanel(self.context, self.parts, self.forget_comparer)
+            self.train_panel = TrainPanel(self.context, self.parts, self.forget_comparer, self.comparing)
             self.train_panel.build()
             self.compare_panel = ComparePanel(self.context, self.parts, self.train_panel.parts)
             self.compare_panel.build()
@@ -360,6 +360,10 @@ class EchoTab:
         """Drop the Compare section's loaded model (training is about to use memory / changed the LoRA)."""
         if self.compare_panel is not None:
             self.compare_panel.forget()
+
+    def comparing(self) -> bool:
+        """True while the Compare section's Compare or Evaluate is using the model (Train refuses then)."""
+        return self.compare_panel is not None and self.compare_panel.using_model()
 
     def tokenizer_for(self, model: str | None) -> Path | None:
         """The tokenizer folder for exact counts: the webui's loaded model, or the Model box's folder."""

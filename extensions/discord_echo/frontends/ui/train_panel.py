@@ -35,6 +35,7 @@ from discord_echo.train.profiles import DEFAULT_PROFILE, PROFILES
 log = logging.getLogger("discord_echo")
 PREFIX = "discord-echo-train"
 SERIES = ("train", "held-out")
+COMPARING = "Compare/Evaluate is using the model; wait or cancel it"
 _CARD = re.compile(r"(\d+) GB")
 
 
@@ -79,6 +80,7 @@ class _Job:
     """A training run in its worker thread: what it reported so far and how it ended (``result``/``error``)."""
 
     worker: threading.Thread
+    stop: threading.Event | None = None  # what Interrupt sets for this run
     seen: list[TrainProgress] = field(default_factory=list)
     outcome: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
@@ -154,13 +156,21 @@ class TrainPanel:
     """Components and handlers of the Train section (a part of `EchoTab`).
 
     ``dataset``: the tab's components the section reads; ``forget_comparer``: drops Compare's loaded
-    model (called before training needs the memory and after the adapter on disk changed).
+    model (called before training needs the memory and after the adapter on disk changed);
+    ``comparing``: True while Compare or Evaluate is using the model (Train and Reload refuse then).
     """
 
-    def __init__(self, context: Any, dataset: DatasetParts, forget_comparer: Callable[[], None] = lambda: None):
+    def __init__(
+        self,
+        context: Any,
+        dataset: DatasetParts,
+        forget_comparer: Callable[[], None] = lambda: None,
+        comparing: Callable[[], bool] = lambda: False,
+    ):
         self.context = context  # the tab's TabContext
         self.dataset = dataset
         self.forget_comparer = forget_comparer
+        self.comparing = comparing
         self.c: dict[str, Any] = {}
         self.settings_widgets: dict[str, Any] = {}
         self.parts: TrainParts | None = None  # what Compare reads; set by build()
@@ -270,6 +280,8 @@ class TrainPanel:
         """webui only: reload the loaded model with the profile's 4-bit settings (QLoRA)."""
         if self.training:
             raise EchoError("a training run is using the model; wait for it or interrupt it first")
+        if self.comparing():
+            raise EchoError(COMPARING)
         self.forget_comparer()
         notes = self.context.reload_4bit(self.settings_from(list(values)))
         return "<p>Reloaded in 4-bit.</p>" + "".join(f"<p>{escape(n)}</p>" for n in notes)
@@ -279,6 +291,9 @@ class TrainPanel:
         if stop is None:
             return "<p>Nothing is training.</p>"
         stop.set()
+        job = self._job
+        if job is None or job.stop is not stop:  # still rebuilding the dataset or checking memory
+            return "<p>Interrupted: training will not start.</p>"
         return "<p>Stopping after the current step; the adapter and a checkpoint will be saved…</p>"
 
     @property
@@ -299,26 +314,35 @@ class TrainPanel:
         values, written = self._split_written(values)
         if not self._lock.acquire(blocking=False):
             raise EchoError("a training run is already going; interrupt it first")
+        # From here Interrupt reaches this run, also while the dataset is rebuilt before training starts.
+        stop = self._stop = threading.Event()
         handed_over = False
         try:
+            if self.comparing():  # asked after taking the lock: a Compare starting now sees the run and refuses
+                raise EchoError(COMPARING)
             model = (self.context.loaded_model() if self.context.loaded_model else model or "").strip()
             settings = self.settings_from(list(values))
-            request = request_from_user_data(
-                self.context.user_data,
-                (dataset or "").strip(),
-                model,
-                (lora or "").strip(),
-                settings,
-                template=template or CHAT_TEMPLATE,
-                resume=bool(resume),
-                overwrite=bool(overwrite),
-            )
-            request = replace(request, loras_dir=self.context.loras_dir)
+
+            def request_now():  # made again after a rebuild: whether <name>-eval.json exists may have changed
+                request = request_from_user_data(
+                    self.context.user_data,
+                    (dataset or "").strip(),
+                    model,
+                    (lora or "").strip(),
+                    settings,
+                    template=template or CHAT_TEMPLATE,
+                    resume=bool(resume),
+                    overwrite=bool(overwrite),
+                )
+                return replace(request, loras_dir=self.context.loras_dir)
+
+            request = request_now()
             if cutoff_mismatch(request) is not None and self._can_rebuild(written, request):
                 # The profile was chosen after Write: build the dataset again for its cutoff instead of refusing.
                 yield "<p>Rebuilding the dataset for this profile's cutoff…</p>", _loss_frame([])
                 note = self.dataset.rebuild(written, settings.cutoff_len)
                 yield f"<p>{escape(note)}</p>", _loss_frame([])
+                request = request_now()
             try:
                 folder = self.dataset.tokenizer_for(model)
                 memory, worrying = memory_html(str(folder or ""), settings, self._profile_name)
@@ -326,10 +350,14 @@ class TrainPanel:
                 memory, worrying = "", False
             if worrying:  # shown before the model loads; the run still starts (estimates can be pessimistic)
                 yield memory + "<p>Starting anyway…</p>", _loss_frame([])
+            if stop.is_set():
+                yield "<p>Interrupted before training started; nothing was trained.</p>", _loss_frame([])
+                return
             handed_over = True
-            yield from self._run(request)
+            yield from self._run(request, stop)
         finally:
             if not handed_over:
+                self._stop = None
                 self._lock.release()
 
     def _split_written(self, values: tuple) -> tuple[tuple, Any]:
@@ -339,17 +367,23 @@ class TrainPanel:
         return values, None
 
     def _can_rebuild(self, written: Any, request: Any) -> bool:
-        """True when this tab wrote the requested dataset (so it knows how) and can build it again."""
+        """True when this tab wrote the requested dataset (so it knows how) and can build it again.
+
+        The exports it was built from must still be there: uploads are gradio's temporary copies, which the
+        app deletes after a day (frontends/app.py); without them the usual cutoff refusal says what to do.
+        """
         return (
             self.dataset.rebuild is not None
             and isinstance(written, dict)
             and written.get("name") == Path(request.dataset).stem
+            and bool(written.get("paths"))
+            and all(Path(path).exists() for path in written["paths"])
         )
 
-    def _run(self, request):
+    def _run(self, request, stop: threading.Event):
+        """Start the worker thread with ``stop``, the event `on_train` made (Interrupt sets it), and follow it."""
         from discord_echo.train.driver import train
 
-        stop = self._stop = threading.Event()
         self.forget_comparer()  # its model copy must not sit in memory beside training's
 
         def work() -> None:
@@ -362,7 +396,7 @@ class TrainPanel:
                 self.forget_comparer()  # the adapter on disk changed
                 self._lock.release()
 
-        job = self._job = _Job(threading.Thread(target=work, name="discord-echo-train", daemon=True))
+        job = self._job = _Job(threading.Thread(target=work, name="discord-echo-train", daemon=True), stop=stop)
         job.worker.start()
         yield from self._follow(job)
 
