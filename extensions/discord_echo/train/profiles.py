@@ -68,12 +68,13 @@ PROFILES["Tiny demo model (CPU)"] = replace(
 )
 
 # The real demo model (SmolLM2-135M-Instruct, built by install.py; train/demo_model.py) on 2 CPU cores. Measured
-# on the bundled echo sample (90 samples, longest 136 tokens; benchmarks/echo_quality.py): lr 1e-3 copies the
-# voice but forgets facts and falls back on stock lines ("haha sure thing") whatever was asked; 2e-4 keeps the
-# facts but barely sounds like me; 5e-4 for 2 epochs does both, in about 45 optimizer steps of ~3 s each.
+# with benchmarks/echo_quality.py (a chat like the bundled sample, 90 samples of at most ~140 tokens, 46 steps
+# of ~2.6 s): at lr 5e-4 or 3 epochs the echo copies the voice but forgets facts (fewer correct answers than
+# the base with the same prompt: "the capital of china is jinan"); 2e-4 keeps the facts but barely sounds like
+# me; 3e-4 for 2 epochs does both (benchmarks/README.md, Echo quality).
 DEMO_MODEL_PROFILE = "CPU demo (SmolLM2-135M)"
 PROFILES[DEMO_MODEL_PROFILE] = replace(
-    PROFILES["CPU (no GPU)"], learning_rate=5e-4, epochs=2.0, save_steps=15, eval_steps=15
+    PROFILES["CPU (no GPU)"], learning_rate=3e-4, epochs=2.0, save_steps=15, eval_steps=15
 )
 
 # Short typeable ids, one per profile, accepted wherever a profile is named (CLI ``--profile cpu``, the tab).
