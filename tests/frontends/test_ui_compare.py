@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -162,10 +163,18 @@ def test_train_and_reload_refuse_while_compare_or_evaluate_is_using_the_model(tr
     streaming.close()  # the page went away: the stream let go of the model
     assert not cp.using_model() and "already exists" in train()
 
-    evaluating = cp.on_evaluate(model, "cmp-lora", "Chat Template", "cmp-echo", 3, *settings)
-    next(evaluating)  # the worker is running
-    assert busy in train()
-    assert "Evaluation cancelled" in cp.on_cancel_evaluate()
+    # The worker is held at its model load until Train has been asked, so it cannot finish first on a fast
+    # machine (the tiny model evaluates 3 prompts in well under a second): a gate, not a stand-in.
+    gate, load = threading.Event(), cp.comparer
+    cp.comparer = lambda *args: (gate.wait(60), load(*args))[1]
+    try:
+        evaluating = cp.on_evaluate(model, "cmp-lora", "Chat Template", "cmp-echo", 3, *settings)
+        next(evaluating)  # the worker is running
+        assert busy in train()
+        assert "Evaluation cancelled" in cp.on_cancel_evaluate()
+    finally:
+        gate.set()
+        cp.comparer = load
     evaluating.close()  # gradio's cancels= closes the page's generator; the worker stops at its next step
     deadline = time.monotonic() + 120
     while cp.using_model() and time.monotonic() < deadline:
