@@ -25,8 +25,9 @@ import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import make_sample  # samples/make_sample.py, beside this file: the message shape is written once, there
+
 OUT = Path(__file__).resolve().parent / "echo_demo.json"
-EPOCH_MS = 1420070400000
 CHANNEL_ID = "500000000000000001"
 
 ALEX = {"id": "400000000000000001", "name": "alex", "discriminator": "0000", "nickname": "alex", "isBot": False}
@@ -286,32 +287,9 @@ def is_correct(reply: str, accepted: list[str]) -> bool:
     return any(re.search(rf"(?<!\w){re.escape(a)}(?!\w)", reply, re.IGNORECASE) for a in accepted)
 
 
-def _snowflake(moment: datetime, seq: int) -> str:
-    ms = int(moment.timestamp() * 1000) - EPOCH_MS
-    return str((ms << 22) | (seq & 0xFFF))
-
-
 def _message(author: dict, moment: datetime, seq: int, content: str, reply_to: str | None = None) -> dict:
-    """One message exactly as samples/make_sample.py (and DiscordChatExporter's JSON) shapes it."""
-    msg = {
-        "id": _snowflake(moment, seq),
-        "type": "Reply" if reply_to else "Default",
-        "timestamp": moment.isoformat(timespec="milliseconds"),
-        "timestampEdited": None,
-        "callEndedTimestamp": None,
-        "isPinned": False,
-        "content": content,
-        "author": {**author, "color": None, "roles": [], "avatarUrl": "https://cdn.discordapp.com/embed/avatars/0.png"},
-        "attachments": [],
-        "embeds": [],
-        "stickers": [],
-        "reactions": [],
-        "mentions": [],
-        "inlineEmojis": [],
-    }
-    if reply_to:
-        msg["reference"] = {"messageId": reply_to, "channelId": CHANNEL_ID, "guildId": None}
-    return msg
+    """One message exactly as the bundled style sample (and DiscordChatExporter's JSON) shapes it."""
+    return make_sample.message(author, moment, seq, content, reply_to)
 
 
 def _session(rng: random.Random) -> list[tuple[dict, str, bool]]:
