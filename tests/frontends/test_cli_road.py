@@ -76,6 +76,7 @@ def test_the_road_build_train_compare_evaluate_character(tmp_path, tiny_model, c
     out = capsys.readouterr().out
     report = tmp_path / "loras" / "echo" / "discord_echo_report.md"
     assert f"report: {report}" in out and report.is_file() and "tuned" in out
+    assert "topicality per token (nats)" in out and "style distance to your real replies" in out  # as the tab
 
     assert main(["character", "--dataset", "echo", *user]) == 0
     out = capsys.readouterr().out

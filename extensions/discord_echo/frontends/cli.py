@@ -428,7 +428,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from discord_echo.evaluate.report import perplexity_table, write_report
+    from discord_echo.evaluate.report import echo_table, perplexity_table, write_report
 
     build, load = _comparer(args)
     rows = build.held_out_rows()  # before the slow model load: a missing file is said at once
@@ -437,9 +437,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     report = build.evaluate(comparer, _compare_settings(args), args.n, templates_dir, rows=rows)
     path = write_report(comparer.adapter_dir, report)
     headers, table = perplexity_table(report)
-    print("  |  ".join(headers))
-    for row in table:
-        print("  |  ".join(str(cell) for cell in row))
+    for row in [headers, *table, [], ["measure", "real", "base", "tuned"], *echo_table(report)]:
+        print("  |  ".join(str(cell) for cell in row))  # the tab's tables: perplexity, then "like you, on topic"
     for warning in report.warnings:
         print(f"warning: {warning.message}")
     print(f"report: {path}")
