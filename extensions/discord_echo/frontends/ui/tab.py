@@ -22,12 +22,13 @@ from discord_echo.dataset.pipeline import BuildConfig
 from discord_echo.dataset.privacy.scrubber import PrivacyConfig
 from discord_echo.dataset.samples import DatasetConfig
 from discord_echo.frontends.ui.choices import REFRESH, dataset_names, shown
-from discord_echo.frontends.ui.events import on_page_load
+from discord_echo.frontends.ui.events import on_page_load, on_page_unload
 from discord_echo.frontends.ui.forms import config_from, widgets_for
 from discord_echo.frontends.ui.guard import guarded, owner_only, refuse_unless_owner
 from discord_echo.frontends.ui.parts import DatasetParts
 from discord_echo.frontends.ui.plots import timeline_frame, zero_based
 from discord_echo.frontends.ui.render import preview_html, report_html, summary_html
+from discord_echo.frontends.ui.uploads import SessionUploads
 from discord_echo.ingest.config import ReadConfig
 from discord_echo.templates.chat import CHAT_TEMPLATE, available_instruction_templates
 
@@ -112,6 +113,7 @@ class EchoTab:
         self.parts: DatasetParts | None = None  # what Train and Compare read; set by build()
         self.train_panel: TrainPanel | None = None  # where the context has a trainer (host_factory)
         self.compare_panel: ComparePanel | None = None  # built with the Train section
+        self.uploads = SessionUploads()  # what each session uploaded, removed when its page closes
 
     # -- layout -----------------------------------------------------------------------------
     def build(self) -> None:
@@ -247,9 +249,29 @@ class EchoTab:
             [c["write_status"], c["written"], c["name"]],
         )
         c["name_refresh"].click(self.on_refresh_datasets, [c["name"]], [c["name"]])
+        self._wire_upload_cleanup()
         if "model_refresh" in c:
             c["model_refresh"].click(self.on_refresh_model, [], [c["model"]])
             on_page_load(self.on_refresh_model, [], [c["model"]])
+
+    def _wire_upload_cleanup(self) -> None:
+        """Remember each session's uploads and remove gradio's copies of them when its page closes."""
+        import gradio as gr
+
+        def remember(files, request):
+            if request is not None:
+                self.uploads.remember(request.session_hash, [str(f) for f in files or []])
+
+        def forget(request):
+            if request is not None:
+                self.uploads.forget(request.session_hash)
+
+        # gradio hands the session's request only to a parameter annotated with its class; set at run time,
+        # since this module's annotations are strings gradio would resolve in a namespace without gradio.
+        remember.__annotations__["request"] = gr.Request
+        forget.__annotations__["request"] = gr.Request
+        self.c["files"].upload(remember, [self.c["files"]], [])
+        on_page_unload(forget)
 
     def on_refresh_datasets(self, current: str | None = None):
         """The Dataset dropdown with the datasets on disk now, keeping what is typed or picked."""
