@@ -28,7 +28,6 @@ from pathlib import Path
 import make_sample  # samples/make_sample.py, beside this file: the message shape is written once, there
 
 OUT = Path(__file__).resolve().parent / "echo_demo.json"
-CHANNEL_ID = "500000000000000001"
 
 ALEX = {"id": "400000000000000001", "name": "alex", "discriminator": "0000", "nickname": "alex", "isBot": False}
 SAM = {"id": "400000000000000002", "name": "sam.writes", "discriminator": "0000", "nickname": "Sam", "isBot": False}
@@ -321,21 +320,7 @@ def build(seed: int = 7, sessions: int = 48) -> dict:
             reply_to = messages[-1]["id"] if is_reply and messages else None
             messages.append(_message(author, moment, len(messages) + 1, text, reply_to))
         moment += timedelta(hours=rng.randint(10, 40))
-    return {
-        "guild": {"id": "0", "name": "Direct Messages", "iconUrl": "https://cdn.discordapp.com/embed/avatars/0.png"},
-        "channel": {
-            "id": CHANNEL_ID,
-            "type": "DirectTextChat",
-            "categoryId": None,
-            "category": None,
-            "name": "Sam",
-            "topic": None,
-        },
-        "dateRange": {"after": None, "before": None},
-        "exportedAt": (moment + timedelta(days=1)).isoformat(),
-        "messages": messages,
-        "messageCount": len(messages),
-    }
+    return make_sample.dm_export(messages, moment + timedelta(days=1))
 
 
 if __name__ == "__main__":

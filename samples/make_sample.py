@@ -81,12 +81,17 @@ def build(seed: int = 7, sessions: int = 40) -> dict:
             seq += 1
             messages.append(message(author, moment, seq, text))
         moment += timedelta(hours=rng.randint(10, 40))
+    return dm_export(messages, moment + timedelta(days=1))
+
+
+def dm_export(messages: list[dict], exported_at: datetime) -> dict:
+    """The DiscordChatExporter JSON document of the DM with Sam holding ``messages`` (both samples use it)."""
     return {
         "guild": {"id": "0", "name": "Direct Messages", "iconUrl": "https://cdn.discordapp.com/embed/avatars/0.png"},
         "channel": {"id": "500000000000000001", "type": "DirectTextChat", "categoryId": None, "category": None,
                     "name": "Sam", "topic": None},
         "dateRange": {"after": None, "before": None},
-        "exportedAt": (moment + timedelta(days=1)).isoformat(),
+        "exportedAt": exported_at.isoformat(),
         "messages": messages,
         "messageCount": len(messages),
     }
