@@ -1,7 +1,7 @@
 """Mutations of real DiscordChatExporter exports, and the check that a reader handled them.
 
 Shared by ``benchmarks/fuzz.py`` (thousands of seeded cases per format) and
-``tests/fuzz/test_fuzz_readers.py`` (a small hypothesis budget in CI); this is the only copy.
+``tests/ingest/fuzz/test_fuzz_readers.py`` (a small hypothesis budget in CI); this is the only copy.
 
 Takes the real samples (``../shared/samples/dce``) and a `random.Random`; gives `Case`s: the
 bytes of one broken export and a description of what was done to it. Every mutator draws

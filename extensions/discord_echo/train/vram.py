@@ -24,7 +24,7 @@ The formula, per part (evidence: docs/hardware.md, The memory estimate and Publi
 * overhead: CUDA context, cuBLAS workspace and allocator fragmentation, ~0.75 GB, plus with 4-bit one
   dequantized weight matrix at a time.
 
-Checked against the published numbers in tests/test_vram.py: Mistral-7B QLoRA ≈ 5-6 GB (LLaMA-Factory 6 GB,
+Checked against the published numbers in tests/train/test_vram.py: Mistral-7B QLoRA ≈ 5-6 GB (LLaMA-Factory 6 GB,
 Unsloth minimum 5 GB); Llama-3-8B at cutoff 512 is borderline on 8 GB (Unsloth: HF path OOM at 8 GB); the
 weights after a 4-bit 8B load ≈ 5.7 GB (teleclone notebook: 5.98 GB reserved). A guide, not a guarantee:
 MoE routing, vision towers and sequence packing are not modelled.

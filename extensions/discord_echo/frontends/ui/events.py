@@ -2,7 +2,7 @@
 
 Inside the webui the tab never holds the Blocks object (the webui builds it and calls our ``ui()`` within it),
 so both functions reach it through gradio's ``gradio.context.Context.root_block``, which gradio sets while a
-Blocks is being built. That attribute is not documented API: tests/frontends/test_ui_events.py fails loudly
+Blocks is being built. That attribute is not documented API: tests/frontends/test_uploads.py fails loudly
 if a gradio upgrade drops it, and each function does nothing (returns False) where it is absent.
 """
 
