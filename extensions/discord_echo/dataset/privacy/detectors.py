@@ -16,7 +16,7 @@ import re
 from urllib.parse import urlsplit
 
 import phonenumbers
-from phonenumbers import Leniency, PhoneNumberMatcher
+from phonenumbers import Leniency, PhoneNumberMatcher, PhoneNumberType
 
 Span = tuple[int, int]
 
@@ -122,11 +122,21 @@ _URL_TRAILING = ".,;:!?'\"*_~"
 _OPENERS = {")": "(", "]": "[", "}": "{"}
 
 
+# Not addresses, though shaped like one: a git/ssh remote (git@github.com:org/repo.git) and the login of a
+# URL (https://git@github.com/org/repo), both seen in real exports (benchmarks/privacy_false_positives.py).
+_SCP_REMOTE = re.compile(r":[\w.~-]*/")
+
+
 def find_emails(text: str) -> list[Span]:
-    """Email addresses, including plus-addressing, subdomains and upper case."""
+    """Email addresses, including plus-addressing, subdomains and upper case; not ``user@host:path``
+    remotes nor the ``user@`` login of a URL."""
     if "@" not in text:
         return []
-    return [m.span() for m in _EMAIL.finditer(text)]
+    return [
+        m.span()
+        for m in _EMAIL.finditer(text)
+        if not (_SCP_REMOTE.match(text, m.end()) or text.endswith("://", 0, m.start()))
+    ]
 
 
 def find_urls(text: str) -> list[Span]:
@@ -183,11 +193,11 @@ _VERSION_AFTER = re.compile(
     r"[\s)\]-]*(?:firmware|fw\b|version|build|release|update|patch|driver|bios|beta|alpha|rc\d|stable)", re.I
 )
 _ADDRESS_WORD = re.compile(
-    r"(?:\bip|\bdns|\bserver|\bping|\bhost|\bresolver|\bgateway)\w*(?:\s+(?:to|is|at|on|of|=))?[\s:=@]*\Z", re.I
+    r"(?:\bip|\bdns|\bserver|\bping|\bhost|\bresolver|\bgateway|\b\w*node|\bconnect|\bbind|\bpeer|\baddr)\w*"
+    r"(?:\s+(?:to|is|at|on|of|=))?[\s:=@\"']*\Z",
+    re.I,
 )
-_RESOLVERS = frozenset(
-    {"8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9"} | {f"4.2.2.{n}" for n in range(1, 7)}
-)
+_RESOLVERS = frozenset({"8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9"} | {f"4.2.2.{n}" for n in range(1, 7)})
 
 
 def _is_ipv4(text: str, start: int, candidate: str) -> bool:
@@ -195,12 +205,17 @@ def _is_ipv4(text: str, start: int, candidate: str) -> bool:
         address = ipaddress.IPv4Address(candidate)  # rejects octets > 255 and leading zeros (01.02.03.04)
     except ValueError:
         return False
-    if address.is_loopback or address.is_unspecified:  # 127.0.0.1 and 0.0.0.0 are nobody's address
+    # 127.0.0.1 and 0.0.0.0 are nobody's address; nor are 240.0.0.0/4 (reserved), which holds the netmasks
+    # people paste (255.255.255.0) and the broadcast address.
+    if address.is_loopback or address.is_unspecified or address.is_reserved:
         return False
-    # All-single-digit quads are mostly section or version numbers (1.2.3.4, 6.3.6.6). Taken as addresses:
-    # the public resolvers people paste (8.8.4.4, 1.1.1.1, 9.9.9.9, 4.2.2.2), and any public one right after
-    # "ip", "dns", "server", "ping", "host", "resolver" or "gateway" (with "to", "is", "at" between).
-    if all(len(octet) == 1 for octet in candidate.split(".")):
+    # Quads of one digit then at most two digits each are mostly section or version numbers (1.2.3.4,
+    # 6.3.6.6, and the firmware versions of real exports: "updated to 1.14.0.1", "now at 1.0.29.1").
+    # Taken as addresses: the public resolvers people paste (8.8.4.4, 1.1.1.1, 9.9.9.9, 4.2.2.2), and any
+    # public one right after "ip", "dns", "server", "ping", "host", "resolver", "gateway", "addnode",
+    # "connect", "bind", "peer" or "addr" (with "to", "is", "at" between). 5.9.102.210 is an address.
+    first, *rest = candidate.split(".")
+    if len(first) == 1 and all(len(octet) <= 2 for octet in rest):
         named = _ADDRESS_WORD.search(text, max(0, start - 24), start)
         if not (candidate in _RESOLVERS or (address.is_global and named)):
             return False
@@ -221,6 +236,9 @@ def _ipv6_length(candidate: str) -> int:
     # "::", "::1" and slice syntax such as a[1::2] are not anybody's address; real ones have
     # several groups or a full 4-digit group (fe80::1).
     if len(groups) < 2 or (len(groups) < 4 and not any(len(g) == 4 for g in groups)):
+        return 0
+    mapped = ipaddress.IPv6Address(address).ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
+    if mapped is not None and (mapped.is_loopback or mapped.is_unspecified):
         return 0
     return len(candidate)
 
@@ -294,11 +312,29 @@ def _grouping_ok(lengths: list[int]) -> bool:
     return len(lengths) >= 3 and all(n == 4 for n in lengths[:-1]) and 1 <= lengths[-1] <= 4
 
 
+def _link_spans(text: str) -> tuple[list[Span], list[Span]]:
+    """Links whose digits are ids (issue numbers, listings, posts), not phones or cards; and WhatsApp's
+    click-to-chat links (wa.me/<number>), whose number is a phone."""
+    ids: list[Span] = []
+    chats: list[Span] = []
+    for start, end in find_urls(text):
+        (chats if _CHAT_LINK.match(text, start, end) else ids).append((start, end))
+    return ids, chats
+
+
+_CHAT_LINK = re.compile(r"(?i)(?:https?://)?(?:www\.)?(?:wa\.me|(?:api\.)?whatsapp\.com)/")
+
+
+def _inside(start: int, end: int, spans: list[Span]) -> bool:
+    return any(s < end and start < e for s, e in spans)
+
+
 def find_cards(text: str) -> list[Span]:
     """Payment card numbers: 13-19 digits, optionally grouped by spaces or dashes, Luhn-valid,
     with an issuer prefix that fits the length. Trailing groups that are not part of the number
-    (a CVV, a year) are dropped before giving up."""
-    spans = []
+    (a CVV, a year) are dropped before giving up. Not inside links (a 19-digit post id in a URL)."""
+    spans: list[Span] = []
+    links: list[Span] | None = None
     for m in _CARD.finditer(text):
         groups = list(_GROUPING.finditer(m.group()))
         for count in range(len(groups), 0, -1):
@@ -311,7 +347,10 @@ def find_cards(text: str) -> list[Span]:
                 and _brand_ok(digits)
                 and _luhn_ok(digits)
             ):
-                spans.append((m.start(), m.start() + groups[count - 1].end()))
+                end = m.start() + groups[count - 1].end()
+                links = _link_spans(text)[0] if links is None else links
+                if not _inside(m.start(), end, links):
+                    spans.append((m.start(), end))
                 break
     return spans
 
@@ -353,23 +392,140 @@ def _national_phone(candidate: str, regions: tuple[str, ...]) -> bool:
         except phonenumbers.NumberParseException:
             continue
         if phonenumbers.is_valid_number_for_region(number, region):
-            return True
+            return not _is_pager(number)
     return False
+
+
+def _valid_international(digits: str) -> bool:
+    """Whether `digits` (no + sign) are a valid number with their country code, as WhatsApp links hold them."""
+    if not 8 <= len(digits) <= 15:
+        return False
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse("+" + digits, None))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def _is_pager(number: phonenumbers.PhoneNumber) -> bool:
+    """Pager ranges (German 016x 8-digit numbers among them) are all but unused; prices such as "1640 1660"
+    and counters are valid pager numbers of DE."""
+    return phonenumbers.number_type(number) == PhoneNumberType.PAGER
+
+
+# Where a number sits says more than its digits. Each rule below removed a class of false positives
+# measured on 270k real Discord messages (benchmarks/privacy_false_positives.py, benchmarks/README.md);
+# the labelled corpus checks that no promised phone is lost.
+# Right after a word character, a path, a decimal point, a sign, a time (19:44:09.557068, -123.0877448) or
+# in Discord's timestamp markup (<t:1723182646:R>):
+_PHONE_BEFORE = re.compile(r"(?:[\w.,/\\#@$%&=~^|-]|\d:\s?|<t:)\Z")
+_SPACED_NUMBER_BEFORE = re.compile(r"\d\s+\Z")  # "4989484820 4586834365 ...": digits of a constant
+_LISTED_NUMBER_BEFORE = re.compile(r"(?<!\d)(\d+)\s*[,;]\s*\Z")
+_NUMBER_AFTER = re.compile(r"\s+\d|\s*[,;]\s*(\d+)(?!\d)|\s*[\]}]")
+# Right before a decimal point, a path or the rest of an id (2019/000057, uuid 02744126-bf1b-...):
+_PHONE_AFTER = re.compile(r"[.,:/]\d|-\w")
+# Dates inside the match: "(31.08.2019 20:00", "16-12-2025 630 repeaters".
+_DATE = re.compile(r"(?<!\d)(?:(?:19|20)\d\d[-./]\d\d?[-./]\d\d?|\d\d?[-./]\d\d?[-./](?:19|20)\d\d)(?!\d)")
+# A decimal number: 50.76642938 KMD, [3175.158743] in a kernel log, 49.8235078 in coordinates.
+_DECIMAL = re.compile(r"[\[(]?\d+[.,]\d+")
+# An unbroken digit run (no + or separators) is an id, a counter or a timestamp when it is one of a list
+# of numbers ([4175885511, 198107718], "3104908374 816061 coins"; a list of phone-length numbers,
+# "4155552671, 4155552672", is phones), the value of a key ("size_on_disk": 5054396460, tag=2202758099)
+# or in a code block or inline code (pasted logs and JSON) ...
+_RUN_BEFORE = re.compile(r"(?:[\[{]\s*|[\"'\])]\s*[:=]\s*[\"']?|\w=\s*[\"']?)\Z")
+# ... unless the key names a phone (phone=4155552671, "tel": "4155552671").
+_PHONE_KEY = re.compile(r"(?i:phone|tel|mobile|cell|whatsapp|sms|fax|number)\w*[\"']?\s*[:=]\s*[\"']?\Z")
+# ... or right after a word that names it as something else ("crc 2768625435", "timestamp: 1762838527").
+_ID_WORD = re.compile(
+    r"(?i)\b(?:crc\d*|hash|checksum|u?u?id|pid|txid|tx|block|height|nonce|seed|magic|size|bytes|ts|timestamp|time"
+    r"|epoch|session|order|invoice|ticket|issue|pr|build|port)\W{0,3}\Z"
+)
+# Unbroken runs under 10 digits (04000000, 16425972 total) are a phone only after a word that says so.
+_PHONE_CUE = re.compile(
+    r"(?i)\b(?:phone|tel|mobile?|cell|call|ring|text|sms|whatsapp|signal|number|nummer|num[eé]ro|ph|fax|contact)"
+)
+_CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]+`", re.DOTALL)
+
+
+def _listed(text: str, start: int, end: int) -> bool:
+    """Whether the unbroken run at ``text[start:end]`` is one of a list of numbers other than phones."""
+    before = text[max(0, start - 24) : start]
+    if _SPACED_NUMBER_BEFORE.search(before):
+        return True
+    listed = _LISTED_NUMBER_BEFORE.search(before)
+    if listed and not 10 <= len(listed.group(1)) <= 11:
+        return True
+    after = _NUMBER_AFTER.match(text, end)
+    return bool(after) and not (after.group(1) and 10 <= len(after.group(1)) <= 11)
+
+
+def _phone_in_context(text: str, start: int, end: int, links: tuple[list[Span], list[Span]], code: list[Span]) -> bool:
+    """False when the number at ``text[start:end]`` is, by its surroundings or shape, not a phone.
+
+    International forms (``+CC``, ``00CC``) are phones by intent and pass every rule but the ones about
+    what touches them, links and dates; national forms must also not look like a decimal, a version, a
+    short code or (unbroken runs) an id in code. Numbers in WhatsApp links are phones.
+    """
+    ids, chats = links
+    if _inside(start, end, chats):
+        return True
+    raw = text[start:end]
+    before = text[max(0, start - 40) : start]
+    if (
+        (_PHONE_BEFORE.search(before[-3:]) and not _PHONE_KEY.search(before))
+        or _PHONE_AFTER.match(text, end)
+        or _inside(start, end, ids)
+        or _DATE.search(raw)
+    ):
+        return False
+    if raw.startswith(("+", "00")):
+        return True
+    groups = _DIGIT_RUN.findall(raw)
+    if sum(map(len, groups)) < MIN_PHONE_DIGITS or _DECIMAL.fullmatch(raw):
+        return False
+    separators = set(re.sub(r"[\d()\[\]]", "", raw))
+    if "." in separators and (len(separators) > 1 or any(len(g) == 1 for g in groups[1:])):
+        return False  # 143.0.3650.139 (a browser version), 20181.49 1.55 (a table of prices)
+    if max(map(len, groups)) <= 2 and not raw.lstrip("([ ").startswith("0"):  # 81-25-92-25-81: a trace path
+        return False
+    if len(groups) == 1:
+        if (
+            raw[0] in "[{"
+            or _listed(text, start, end)
+            or _ID_WORD.search(before)
+            or (_RUN_BEFORE.search(before) and not _PHONE_KEY.search(before))
+        ):
+            return False
+        if len(groups[0]) < 10 and not _PHONE_CUE.search(before):
+            return False
+        if _inside(start, end, code):
+            return False
+    return True
 
 
 def find_phones(text: str, region: str = "US") -> list[Span]:
     """Phone numbers valid for their country (libphonenumber, Leniency.VALID): national formats
     of `region`, national formats (with their trunk prefix) of the `NATIONAL_REGIONS`, and
-    ``+CC`` / ``00CC`` international forms of any country."""
+    ``+CC`` / ``00CC`` international forms of any country; not numbers that their surroundings show
+    to be something else (`_phone_in_context`)."""
     if sum(ch.isdigit() for ch in text) < MIN_PHONE_DIGITS:
         return []
-    spans = _find_phones(text, region)
+    links = _link_spans(text)
+    code = [m.span() for m in _CODE.finditer(text)] if "`" in text else []
+    spans = [(s, e) for s, e in _find_phones(text, region) if _phone_in_context(text, s, e, links, code)]
+    for start, end in links[1]:  # wa.me/<number> holds the number in international form, whatever the region
+        for m in _DIGIT_RUN.finditer(text, start, end):
+            if not _inside(*m.span(), spans) and _valid_international(m.group()):
+                spans.append(m.span())
     others = tuple(r for r in NATIONAL_REGIONS if r != region)
     for m in _NATIONAL.finditer(text):
         start, end = m.span()
         while end > start and text[end - 1] in " .-":
             end -= 1
-        if not any(s < end and start < e for s, e in spans) and _national_phone(text[start:end], others):
+        if (
+            not any(s < end and start < e for s, e in spans)
+            and _national_phone(text[start:end], others)
+            and _phone_in_context(text, start, end, links, code)
+        ):
             spans.append((start, end))
     return sorted(spans)
 
@@ -380,7 +536,7 @@ def _find_phones(text: str, region: str) -> list[Span]:
     for m in PhoneNumberMatcher(probe, region, leniency=Leniency.VALID):
         # "count 1 2 3 4 5 6 7 8 9 10" is a valid +1 number to libphonenumber; real numbers have
         # at most two one-digit groups (+33 (0)6 12 34 56 78).
-        if sum(len(group) == 1 for group in _DIGIT_RUN.findall(m.raw_string)) > 2:
+        if sum(len(group) == 1 for group in _DIGIT_RUN.findall(m.raw_string)) > 2 or _is_pager(m.number):
             continue
         start = m.start - 1 if probe is not text and text.startswith("00", m.start - 1) else m.start
         spans.append((start, m.end))
