@@ -2,9 +2,9 @@
 
     .venv/bin/python benchmarks/build.py [--messages 37000] [--cutoff 256] [--threads 1]
 
-The build also runs once in a child process, whose peak RSS (``rss_mb``, VmHWM) is the build's
-alone, not the generator's; ``--messages 1000000`` works, and above 200,000 messages only that child
-build is timed.
+The build also runs once in a child process, which writes the dataset too; its peak RSS (``rss_mb``,
+VmHWM) is the build's and the write's alone, not the generator's; ``--messages 1000000`` works, and above
+200,000 messages only that child build is timed.
 
 Builds a synthetic DCE JSON export (the bundled sample's generator, more sessions), then
 times in one process:
@@ -38,7 +38,7 @@ sys.path[:0] = [str(ROOT / "samples"), str(ROOT / "tests")]
 import make_sample  # noqa: E402
 from tiny_models import build_tiny_tokenizer  # noqa: E402
 
-from discord_echo.dataset.pipeline import BuildConfig, build_dataset  # noqa: E402
+from discord_echo.dataset.pipeline import BuildConfig, build_dataset, write_build  # noqa: E402
 from discord_echo.dataset.samples import DatasetConfig  # noqa: E402
 from discord_echo.templates.chat import load_renderer  # noqa: E402
 
@@ -64,6 +64,15 @@ def naive_pairs(path: Path, me: str) -> list[dict]:
     return rows
 
 
+def session_gap_hours(sessions: int) -> tuple[int, int]:
+    """Hours between sessions: the bundled sample's 10-40, closer for exports that would span over 20 years.
+
+    A chat of a million messages at one session a day would run for centuries, past the 139 years after 2015
+    that Discord's snowflake ids can encode; such ids are not ids any real export holds.
+    """
+    return (10, 40) if sessions * 25 <= 20 * 8766 else (1, 2)
+
+
 def within(rows: list[list[dict]], tokenizer, cutoff: int) -> float:
     lengths = [len(tokenizer.apply_chat_template(m, tokenize=True, return_dict=False)) for m in rows]
     return sum(n <= cutoff for n in lengths) / max(1, len(lengths))
@@ -85,16 +94,21 @@ def peak_rss_mb() -> float:
 
 
 def child_build(export: str, tokenizer_dir: str, cutoff: int, out: str) -> None:
-    """Run only the build, in this (fresh) process; write seconds, samples and peak RSS to ``out``."""
+    """Build and write the dataset in this (fresh) process; seconds, peak RSS and the dataset go to ``out``.
+
+    The peak RSS is taken after the dataset is written, so it covers the whole road a user runs; the
+    written files are read back only by the parent (for the within-cutoff check).
+    """
     renderer = load_renderer(tokenizer_dir)
     settings = BuildConfig(dataset=DatasetConfig(cutoff_len=cutoff))
     start = time.perf_counter()
     result = build_dataset([Path(export)], ["alex"], settings, renderer)
     seconds = time.perf_counter() - start
-    samples = [s.messages for s in result.train + result.held_out]
-    mine = sum(len(s.my_message_ids) for s in result.train + result.held_out)
+    written = write_build(result, settings, Path(out).parent / "user_data", "bench")
     rss = peak_rss_mb()
-    Path(out).write_bytes(pickle.dumps((seconds, samples, mine, rss, renderer.exact)))
+    mine = sum(len(s.my_message_ids) for s in result.train) + sum(len(s.my_message_ids) for s in result.held_out)
+    files = [str(written.train), str(written.eval) if written.eval else None]
+    Path(out).write_bytes(pickle.dumps((seconds, files, mine, rss, renderer.exact)))
 
 
 def main() -> None:
@@ -115,7 +129,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         sessions = max(2, args.messages // 9)
-        data = make_sample.build(seed=1, sessions=sessions)
+        data = make_sample.build(seed=1, sessions=sessions, gap_hours=session_gap_hours(sessions))
         data["messages"] = data["messages"][: args.messages]
         # Real chats have the odd long message (a story, a pasted log): 3 % of Sam's lines
         # become 150-450 words, which is what overflows a cutoff when nobody counts tokens.
@@ -139,7 +153,8 @@ def main() -> None:
         out = tmp / "child.pickle"
         command = [sys.executable, __file__, "--threads", str(args.threads), "--child"]
         subprocess.run([*command, str(export), str(tokenizer_dir), str(args.cutoff), str(out)], check=True)
-        ours_s, samples, mine, rss, exact = pickle.loads(out.read_bytes())
+        ours_s, files, mine, rss, exact = pickle.loads(out.read_bytes())
+        samples = [row["messages"] for path in files if path for row in json.loads(Path(path).read_text("utf-8"))]
         if args.messages <= IN_PROCESS_UP_TO:
             # The ratio from a build in this process, right after the naive run (the child gave the RSS).
             renderer = load_renderer(tokenizer_dir)

@@ -22,17 +22,55 @@ EPOCH_MS = 1420070400000
 ALEX = {"id": "400000000000000001", "name": "alex", "discriminator": "0000", "nickname": "alex", "isBot": False}
 SAM = {"id": "400000000000000002", "name": "sam.writes", "discriminator": "0000", "nickname": "Sam", "isBot": False}
 
-TOPICS = ["the game last night", "your new job", "that pizza place", "the weekend", "the concert", "the exam",
-          "your cat", "the new phone", "the hiking trip", "the movie", "the bug at work", "the road trip"]
-SAM_OPENERS = ["Hey! How did {t} go?", "Did you hear anything about {t}?", "I keep thinking about {t}.",
-               "What do you think about {t}?", "Are we still on for {t}?", "Quick question about {t}."]
-SAM_FOLLOWUPS = ["That makes sense. I would probably have done the same.", "Honestly, I did not expect that at all.",
-                 "Fair enough. Let me know if anything changes.", "I see. Should we plan something for Friday?",
-                 "Good to hear. I was a little worried about it.", "Interesting. Tell me more when you have time."]
-ALEX_REPLIES = ["lol yeah it was kinda wild", "ngl i totally forgot about {t} 😅", "omg yes!! so good",
-                "idk man it was mid tbh", "haha ok ok", "wait fr??", "yeah im down 🙌", "nah not really lol",
-                "bro {t} was insane", "ok but hear me out", "lmaooo", "sure thing 👍", "ugh dont remind me",
-                "brb getting food", "tbh i kinda liked it", "same lol", "yesss finally"]
+TOPICS = [
+    "the game last night",
+    "your new job",
+    "that pizza place",
+    "the weekend",
+    "the concert",
+    "the exam",
+    "your cat",
+    "the new phone",
+    "the hiking trip",
+    "the movie",
+    "the bug at work",
+    "the road trip",
+]
+SAM_OPENERS = [
+    "Hey! How did {t} go?",
+    "Did you hear anything about {t}?",
+    "I keep thinking about {t}.",
+    "What do you think about {t}?",
+    "Are we still on for {t}?",
+    "Quick question about {t}.",
+]
+SAM_FOLLOWUPS = [
+    "That makes sense. I would probably have done the same.",
+    "Honestly, I did not expect that at all.",
+    "Fair enough. Let me know if anything changes.",
+    "I see. Should we plan something for Friday?",
+    "Good to hear. I was a little worried about it.",
+    "Interesting. Tell me more when you have time.",
+]
+ALEX_REPLIES = [
+    "lol yeah it was kinda wild",
+    "ngl i totally forgot about {t} 😅",
+    "omg yes!! so good",
+    "idk man it was mid tbh",
+    "haha ok ok",
+    "wait fr??",
+    "yeah im down 🙌",
+    "nah not really lol",
+    "bro {t} was insane",
+    "ok but hear me out",
+    "lmaooo",
+    "sure thing 👍",
+    "ugh dont remind me",
+    "brb getting food",
+    "tbh i kinda liked it",
+    "same lol",
+    "yesss finally",
+]
 ALEX_BURSTS = ["also", "wait", "and like", "anyway"]
 
 
@@ -63,7 +101,8 @@ def message(author: dict, moment: datetime, seq: int, content: str, reply_to: st
     return msg
 
 
-def build(seed: int = 7, sessions: int = 40) -> dict:
+def build(seed: int = 7, sessions: int = 40, gap_hours: tuple[int, int] = (10, 40)) -> dict:
+    """The DM export: ``sessions`` chats about a topic, ``gap_hours`` (at random between the two) apart."""
     rng = random.Random(seed)
     moment = datetime(2024, 3, 1, 18, 0, tzinfo=timezone.utc)
     messages, seq = [], 0
@@ -80,7 +119,7 @@ def build(seed: int = 7, sessions: int = 40) -> dict:
             moment += timedelta(seconds=rng.randint(20, 240))
             seq += 1
             messages.append(message(author, moment, seq, text))
-        moment += timedelta(hours=rng.randint(10, 40))
+        moment += timedelta(hours=rng.randint(*gap_hours))
     return dm_export(messages, moment + timedelta(days=1))
 
 
@@ -88,8 +127,14 @@ def dm_export(messages: list[dict], exported_at: datetime) -> dict:
     """The DiscordChatExporter JSON document of the DM with Sam holding ``messages`` (both samples use it)."""
     return {
         "guild": {"id": "0", "name": "Direct Messages", "iconUrl": "https://cdn.discordapp.com/embed/avatars/0.png"},
-        "channel": {"id": "500000000000000001", "type": "DirectTextChat", "categoryId": None, "category": None,
-                    "name": "Sam", "topic": None},
+        "channel": {
+            "id": "500000000000000001",
+            "type": "DirectTextChat",
+            "categoryId": None,
+            "category": None,
+            "name": "Sam",
+            "topic": None,
+        },
         "dateRange": {"after": None, "before": None},
         "exportedAt": exported_at.isoformat(),
         "messages": messages,

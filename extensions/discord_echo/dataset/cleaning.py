@@ -19,6 +19,7 @@ from typing import Literal, get_args
 
 from discord_echo.core.errors import ConfigError
 from discord_echo.core.fields import check_choices, setting
+from discord_echo.core.id_sets import IdSet
 from discord_echo.core.messages import Message
 from discord_echo.dataset.participants import Identity
 
@@ -155,8 +156,8 @@ def clean(
     messages: Iterable[Message], identity: Identity, config: CleaningConfig, report: CleaningReport
 ) -> Iterator[Utterance]:
     """Yield the messages worth keeping, counting every decision in ``report``."""
-    seen_ids: set[str] = set()
-    seen_exact: set[tuple] = set()
+    seen_ids = IdSet()
+    seen_exact: set[int] = set()
     recent: dict[object, deque[tuple[float, str, tuple]]] = {}
     turns: dict[object, tuple[object, int]] = {}
     names_by_id: dict[str, str] = {}
@@ -190,6 +191,14 @@ def clean(
         yield Utterance(message, text, is_me)
 
 
+def may_keep(message: Message, config: CleaningConfig) -> bool:
+    """False when ``message`` is dropped whatever its text (system, bot, forward, excluded channel).
+
+    The build's first pass uses it to know who speaks where before the text is cleaned.
+    """
+    return _drop_reason(message, config) is None
+
+
 def _drop_reason(message: Message, config: CleaningConfig) -> str | None:
     if message.is_system:
         return "system"
@@ -207,8 +216,8 @@ def _drop_reason(message: Message, config: CleaningConfig) -> str | None:
 def _duplicate_reason(
     message: Message,
     text: str,
-    seen_ids: set[str],
-    seen_exact: set[tuple],
+    seen_ids: IdSet,
+    seen_exact: set[int],
     recent: dict[object, deque[tuple[float, str, tuple]]],
     turns: dict[object, tuple[object, int]],
 ) -> str | None:
@@ -219,12 +228,13 @@ def _duplicate_reason(
     the second would pair the friend's two questions with one reply.
     """
     if message.id is not None:
-        if message.id in seen_ids:
+        if not seen_ids.add(message.id):
             return "duplicate"
-        seen_ids.add(message.id)
     else:
-        # Formats without ids (CSV, TXT): the same author, minute and text is the same message.
-        key = (message.author.name, message.timestamp.replace(second=0, microsecond=0), text)
+        # Formats without ids (CSV, TXT): the same author, minute and text is the same message. Its hash is
+        # kept, not the text (a million texts would stay alive); two messages whose 64-bit hashes collide
+        # are about 1 in 10^7 for a million messages.
+        key = hash((message.author.name, message.timestamp.replace(second=0, microsecond=0), text))
         if key in seen_exact:
             return "duplicate"
         seen_exact.add(key)

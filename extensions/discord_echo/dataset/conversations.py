@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from discord_echo.core.errors import ConfigError
 from discord_echo.core.fields import setting
-from discord_echo.core.messages import Channel
+from discord_echo.core.messages import Channel, Message
 from discord_echo.dataset.cleaning import Utterance
 
 
@@ -76,12 +76,79 @@ class Conversation:
 
 def channel_key(utterance: Utterance) -> str:
     """Which messages belong to one channel: its id, else the file it came from (CSV)."""
-    channel = utterance.message.channel
+    return message_channel_key(utterance.message)
+
+
+def message_channel_key(message: Message) -> str:
+    """`channel_key` of a message before cleaning (the build's first pass groups by it too)."""
+    channel = message.channel
     if channel.id:
         return channel.id
     if channel.name:
         return f"{channel.guild_name}/{channel.name}"
-    return utterance.message.source.path
+    return message.source.path
+
+
+class ConversationStream:
+    """Conversations made while utterances stream in, so a build never holds a whole export.
+
+    ``add`` takes the utterances of each channel in time order (how DiscordChatExporter writes them; the
+    build checks the order in its first pass and sorts the channels that are not) and returns the
+    conversations it closes; ``finish`` closes the rest. Only each channel's open conversation is held.
+    """
+
+    def __init__(self, config: ConversationConfig):
+        self._gap = timedelta(minutes=config.gap_minutes)
+        self._burst = timedelta(minutes=config.burst_minutes)
+        self._open: dict[str, Conversation] = {}
+        self._last_time: dict[str, datetime] = {}
+
+    def add(self, utterance: Utterance) -> list[Conversation]:
+        """Put one utterance into its channel's open conversation; returns the one its arrival closes, if any."""
+        message = utterance.message
+        key = channel_key(utterance)
+        closed: list[Conversation] = []
+        current = self._open.get(key)
+        last_time = self._last_time.get(key)
+        if current is not None and last_time is not None and message.timestamp - last_time > self._gap:
+            closed.append(current)
+            current = None
+        if current is None:
+            current = self._open[key] = Conversation(message.channel, key, [])
+        author_key = message.author.id or message.author.name
+        previous = current.turns[-1] if current.turns else None
+        if (
+            previous is not None
+            and previous.speaker_key == author_key
+            and message.timestamp - previous.end <= self._burst
+            and message.reply_to is None
+        ):
+            previous.text += "\n" + utterance.text
+            previous.end = message.timestamp
+            previous.message_ids.append(message.id)
+            previous.message_count += 1
+        else:
+            current.turns.append(
+                Turn(
+                    is_me=utterance.is_me,
+                    speaker=message.author.display_name,
+                    speaker_key=author_key,
+                    text=utterance.text,
+                    start=message.timestamp,
+                    end=message.timestamp,
+                    message_ids=[message.id],
+                    reply_to=message.reply_to,
+                )
+            )
+        self._last_time[key] = message.timestamp
+        return closed
+
+    def finish(self) -> list[Conversation]:
+        """The conversations still open, in the order their channels first appeared."""
+        rest = list(self._open.values())
+        self._open.clear()
+        self._last_time.clear()
+        return rest
 
 
 def build_conversations(utterances: Iterable[Utterance], config: ConversationConfig) -> list[Conversation]:
@@ -91,51 +158,15 @@ def build_conversations(utterances: Iterable[Utterance], config: ConversationCon
     reply's target can be brought in as its context (dataset/samples.py does that).
     """
     by_channel: dict[str, list[Utterance]] = {}
-    channels: dict[str, Channel] = {}
     for utterance in utterances:
-        key = channel_key(utterance)
-        by_channel.setdefault(key, []).append(utterance)
-        channels.setdefault(key, utterance.message.channel)
-    gap = timedelta(minutes=config.gap_minutes)
-    burst = timedelta(minutes=config.burst_minutes)
+        by_channel.setdefault(channel_key(utterance), []).append(utterance)
     conversations: list[Conversation] = []
-    for key, items in by_channel.items():
+    for items in by_channel.values():
         # Exports are oldest-first, but --reverse (2.47+) and joined files may not be.
         items.sort(key=lambda u: (u.message.timestamp, u.message.index))
-        current: list[Turn] = []
-        last_time: datetime | None = None
+        stream = ConversationStream(config)
         for utterance in items:
-            message = utterance.message
-            if last_time is not None and message.timestamp - last_time > gap:
-                conversations.append(Conversation(channels[key], key, current))
-                current = []
-            author_key = message.author.id or message.author.name
-            previous = current[-1] if current else None
-            if (
-                previous is not None
-                and previous.speaker_key == author_key
-                and message.timestamp - previous.end <= burst
-                and message.reply_to is None
-            ):
-                previous.text += "\n" + utterance.text
-                previous.end = message.timestamp
-                previous.message_ids.append(message.id)
-                previous.message_count += 1
-            else:
-                current.append(
-                    Turn(
-                        is_me=utterance.is_me,
-                        speaker=message.author.display_name,
-                        speaker_key=author_key,
-                        text=utterance.text,
-                        start=message.timestamp,
-                        end=message.timestamp,
-                        message_ids=[message.id],
-                        reply_to=message.reply_to,
-                    )
-                )
-            last_time = message.timestamp
-        if current:
-            conversations.append(Conversation(channels[key], key, current))
+            conversations.extend(stream.add(utterance))
+        conversations.extend(stream.finish())
     conversations.sort(key=lambda c: c.start)
     return conversations

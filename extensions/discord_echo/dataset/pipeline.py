@@ -12,17 +12,23 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
 from discord_echo.core.errors import EchoError
 from discord_echo.core.fields import setting
-from discord_echo.core.messages import Author
-from discord_echo.dataset.cleaning import CleaningConfig, CleaningReport, Utterance, clean
-from discord_echo.dataset.conversations import Conversation, ConversationConfig, build_conversations
+from discord_echo.core.messages import Author, Message
+from discord_echo.dataset.cleaning import CleaningConfig, CleaningReport, clean, may_keep
+from discord_echo.dataset.conversations import (
+    ConversationConfig,
+    channel_key,
+    message_channel_key,
+)
 from discord_echo.dataset.participants import Identity, Participant, participants_from_counts, resolve_identity
 from discord_echo.dataset.privacy.scrubber import PrivacyConfig, Scrubber
-from discord_echo.dataset.samples import DatasetConfig, Sample, SampleBuilder, TokenCounter, persona_prompt
+from discord_echo.dataset.samples import DatasetConfig, Sample, TokenCounter, persona_prompt
+from discord_echo.dataset.streaming import ConversationSummary, ReplyTargets, Shaper
 from discord_echo.dataset.writer import WrittenDataset, write_dataset
 from discord_echo.ingest.config import ReadConfig
 from discord_echo.ingest.exports import FileReport, read_exports
@@ -59,11 +65,16 @@ class BuildConfig:
 
 @dataclass
 class BuildResult:
-    """What a build produced, in memory; nothing is written yet."""
+    """What a build produced; nothing is written yet.
 
-    train: list[Sample]
-    held_out: list[Sample]
-    conversations: list[Conversation]
+    ``train`` and ``held_out`` are read-only sequences of `Sample` kept in a temporary file (dataset/spool.py),
+    in dataset order; ``conversations`` summarizes every conversation with a turn of mine, by start time
+    (``Sample.conversation`` indexes it).
+    """
+
+    train: Sequence[Sample]
+    held_out: Sequence[Sample]
+    conversations: Sequence[ConversationSummary]
     eval_conversations: int
     participants: list[Participant]
     identity: Identity
@@ -104,6 +115,32 @@ class BuildResult:
         }
 
 
+@dataclass
+class _Survey:
+    """What the first pass learns about the exports before a message is cleaned."""
+
+    authors: Counter[Author] = field(default_factory=Counter)
+    speaking: Counter[Author] = field(default_factory=Counter)  # messages cleaning may keep, by author
+    channel_speakers: dict[str, set[object]] = field(default_factory=dict)  # channel -> speaker keys
+    unordered: set[str] = field(default_factory=set)  # channels whose messages are not oldest-first
+    replies: ReplyTargets = field(default_factory=ReplyTargets)  # ids that some message replies to
+    _last: dict[str, tuple[datetime, int]] = field(default_factory=dict)
+
+    def observe(self, message: Message, cleaning: CleaningConfig) -> None:
+        self.authors[message.author] += 1
+        key = message_channel_key(message)
+        moment = (message.timestamp, message.index)
+        last = self._last.get(key)
+        if last is not None and moment < last:
+            self.unordered.add(key)
+        self._last[key] = moment
+        if message.reply_to is not None:
+            self.replies.expect(message.reply_to)
+        if may_keep(message, cleaning):
+            self.speaking[message.author] += 1
+            self.channel_speakers.setdefault(key, set()).add(message.author.id or message.author.name)
+
+
 def build_dataset(
     paths: Iterable[str | Path],
     me: Sequence[str],
@@ -115,72 +152,70 @@ def build_dataset(
 
     ``progress(fraction, what)`` hears about each stage (the tab shows it as a progress bar).
 
-    The exports are streamed twice and never held whole: a first pass only counts authors (who "me" is and
-    whom to pseudonymize must be known before the first message is cleaned), the second cleans and scrubs
-    message by message, keeping only the kept utterances.
+    The exports are streamed twice and never held whole, so memory stays flat however long they are. The
+    first pass learns who writes where (who "me" is and whom to pseudonymize must be known before the first
+    message is cleaned; the persona line and which channels are group chats come from the same counts) and
+    whether each channel is oldest-first. The second cleans and scrubs message by message, closes
+    conversations as their gaps come and shapes their samples at once, into a temporary file
+    (dataset/spool.py); only each channel's open conversation is held. A channel that is not in time order
+    (``--reverse`` exports, overlapping files) is the exception: its messages are kept and sorted at the end.
     """
     report_progress = progress or (lambda fraction, what: None)
     report_progress(0.0, "reading the exports")
     paths = list(paths)
     file_reports: list[FileReport] = []
     same_channel = SameChannelCheck()  # one channel given in two formats would be trained on twice
-    author_counts: Counter[Author] = Counter(
-        m.author for m in same_channel.watch(read_exports(paths, settings.read, file_reports))
-    )
+    survey = _Survey()
+    for message in same_channel.watch(read_exports(paths, settings.read, file_reports)):
+        survey.observe(message, settings.cleaning)
     errors = [r.error for r in file_reports if r.error]
-    if not author_counts:
+    if not survey.authors:
         raise EmptyDatasetError("reading", {"files": len(file_reports), "unreadable": len(errors)})
-    participants = participants_from_counts(author_counts)
+    participants = participants_from_counts(survey.authors)
     identity = resolve_identity(participants, me)
-
-    cleaning_report = CleaningReport()
     scrubber = Scrubber(settings.privacy, people=_other_people(participants, identity))
+    me_name, others, group_channels = _speakers(survey, identity)
+    if settings.privacy.names:
+        # Names outside message text too: "Name: " prefixes, reply quotes and the persona line.
+        others = _ranked_names([scrubber.scrub(name) for name in others])
+    system = persona_prompt(settings.dataset, me_name, others) if settings.dataset.persona else None
+
+    total = survey.authors.total()
+    report_progress(0.3, f"cleaning, scrubbing and shaping {total:,} messages")
+    names_scrubber = scrubber if settings.privacy.names else None
+    replies = survey.replies
+    shaper = Shaper(settings.dataset, settings.conversations, renderer, system, group_channels, replies, names_scrubber)
+    cleaning_report = CleaningReport()
     redactions = scrubber.new_report()
-    utterances: list[Utterance] = []
-    report_progress(0.3, f"cleaning and scrubbing {author_counts.total():,} messages")
+    kept: Counter[str] = Counter()
+    mine_kept = 0
     file_reports = []  # the second pass reports the same files again
     messages = read_exports(paths, settings.read, file_reports)
     for utterance in clean(messages, identity, settings.cleaning, cleaning_report):
+        seen = cleaning_report.total
+        if seen % 2000 == 0:
+            report_progress(0.3 + 0.65 * seen / total, f"shaping samples ({seen:,}/{total:,} messages)")
         utterance.text = scrubber.scrub(utterance.text, redactions)
-        if utterance.text:
-            utterances.append(utterance)
-    authors = _author_table(author_counts, utterances, identity)
-    if not any(u.is_me for u in utterances):
+        if not utterance.text:
+            continue
+        message = utterance.message
+        kept[message.author.display_name] += 1
+        mine_kept += utterance.is_me
+        if message.id is not None and replies.wanted(message.id):
+            who = message.author.display_name
+            replies.keep(message.id, names_scrubber.scrub(who) if names_scrubber else who, utterance.text)
+        shaper.add(utterance, deferred=channel_key(utterance) in survey.unordered)
+    if not mine_kept:
         raise EmptyDatasetError("cleaning", cleaning_report.to_dict()["dropped"])
-
-    conversations = [c for c in build_conversations(utterances, settings.conversations) if _has_me(c)]
-    reply_index = _reply_index(utterances)
-    me_name = _most_common([u.message.author.display_name for u in utterances if u.is_me])
-    others = _ranked([u.message.author.display_name for u in utterances if not u.is_me])
-    if settings.privacy.names:
-        # Names outside message text too: "Name: " prefixes, reply quotes and the persona line.
-        others = _ranked([scrubber.scrub(name) for name in others])
-        reply_index = {key: (scrubber.scrub(who), text) for key, (who, text) in reply_index.items()}
-        for conversation in conversations:
-            for turn in conversation.turns:
-                if not turn.is_me:
-                    turn.speaker = scrubber.scrub(turn.speaker)
-    system = persona_prompt(settings.dataset, me_name, others) if settings.dataset.persona else None
-
-    held_out_start = _held_out_start(conversations, settings.dataset.eval_fraction)
-    group_channels = _group_channels(conversations)
-    builder = SampleBuilder(settings.dataset, renderer, system, reply_index)
-    train: list[Sample] = []
-    held_out: list[Sample] = []
-    for number, conversation in enumerate(conversations):
-        if number % 50 == 0:
-            report_progress(
-                0.5 + 0.5 * number / len(conversations), f"shaping samples ({number:,}/{len(conversations):,})"
-            )
-        samples = builder.build(conversation, number, conversation.channel_key in group_channels)
-        (held_out if number >= held_out_start else train).extend(samples)
+    train, held_out, conversations, eval_conversations = shaper.finish()
     if not train:
-        raise EmptyDatasetError("shaping samples", builder.report.to_dict()["dropped_my_turns"])
+        raise EmptyDatasetError("shaping samples", shaper.builder.report.to_dict()["dropped_my_turns"])
+    report_progress(1.0, f"{len(train):,} training samples")
     return BuildResult(
         train=train,
         held_out=held_out,
         conversations=conversations,
-        eval_conversations=len(conversations) - held_out_start,
+        eval_conversations=eval_conversations,
         participants=participants,
         identity=identity,
         me_name=me_name,
@@ -188,9 +223,9 @@ def build_dataset(
         file_reports=file_reports,
         cleaning=cleaning_report,
         redactions=redactions.to_dict(),
-        samples=builder.report.to_dict(),
+        samples=shaper.builder.report.to_dict(),
         renderer=renderer.description,
-        authors=authors,
+        authors=_author_table(survey.authors, kept, identity),
         tokenizer=getattr(renderer, "tokenizer_folder", None),
         template=getattr(renderer, "template_name", None),
         same_channel=same_channel.warnings(),
@@ -220,10 +255,6 @@ def _settings_dict(settings: BuildConfig) -> dict:
     return {name: asdict(getattr(settings, name)) for name in settings.__dataclass_fields__}
 
 
-def _has_me(conversation: Conversation) -> bool:
-    return any(t.is_me for t in conversation.turns)
-
-
 def _other_people(participants: list[Participant], identity: Identity) -> list[list[str]]:
     """Everyone but me, each as the list of their names (for consistent pseudonyms)."""
     return [
@@ -233,49 +264,34 @@ def _other_people(participants: list[Participant], identity: Identity) -> list[l
     ]
 
 
-def _author_table(author_counts: Counter[Author], utterances: list[Utterance], identity: Identity) -> list[dict]:
+def _speakers(survey: _Survey, identity: Identity) -> tuple[str, list[str], set[str]]:
+    """My most used display name, the others' names by how much they write, and the group-chat channels.
+
+    Counted over the messages cleaning may keep (no system lines, bots or forwards), before their text is
+    cleaned: the persona line and the ``Name:`` prefixes must be known before the first sample is shaped.
+    """
+    mine: Counter[str] = Counter()
+    theirs: Counter[str] = Counter()
+    my_keys: set[object] = set()
+    for author, count in survey.speaking.items():
+        if identity.matches(author):
+            mine[author.display_name] += count
+            my_keys.add(author.id or author.name)
+        else:
+            theirs[author.display_name] += count
+    me_name = mine.most_common(1)[0][0] if mine else "me"
+    groups = {key for key, speakers in survey.channel_speakers.items() if len(speakers - my_keys) > 1}
+    return me_name, [name for name, _ in theirs.most_common()], groups
+
+
+def _author_table(author_counts: Counter[Author], kept: Counter[str], identity: Identity) -> list[dict]:
     total: Counter[str] = Counter()
     for author, count in author_counts.items():
         total[author.display_name] += count
-    kept: Counter[str] = Counter(u.message.author.display_name for u in utterances)
     mine = {author.display_name for author in author_counts if identity.matches(author)}
     return [{"name": n, "messages": c, "kept": kept.get(n, 0), "me": n in mine} for n, c in total.most_common()]
 
 
-def _most_common(values: list[str]) -> str:
-    return Counter(values).most_common(1)[0][0] if values else "me"
-
-
-def _ranked(values: list[str]) -> list[str]:
-    return [name for name, _ in Counter(values).most_common()]
-
-
-def _reply_index(utterances: list[Utterance]) -> dict[str, tuple[str, str]]:
-    wanted = {u.message.reply_to for u in utterances if u.message.reply_to}
-    return {
-        u.message.id: (u.message.author.display_name, u.text)
-        for u in utterances
-        if u.message.id is not None and u.message.id in wanted
-    }
-
-
-def _held_out_start(conversations: list[Conversation], fraction: float) -> int:
-    """Index of the first held-out conversation: the latest ones holding ``fraction`` of my turns."""
-    if fraction <= 0 or len(conversations) < 2:
-        return len(conversations)
-    mine = [sum(t.is_me for t in c.turns) for c in conversations]
-    goal = fraction * sum(mine)
-    taken = 0
-    start = len(conversations)
-    while start > 1 and taken < goal:
-        start -= 1
-        taken += mine[start]
-    return start
-
-
-def _group_channels(conversations: list[Conversation]) -> set[str]:
-    others: dict[str, set[object]] = {}
-    for conversation in conversations:
-        speakers = {t.speaker_key for t in conversation.turns if not t.is_me}
-        others.setdefault(conversation.channel_key, set()).update(speakers)
-    return {key for key, speakers in others.items() if len(speakers) > 1}
+def _ranked_names(values: list[str]) -> list[str]:
+    """Names in the order given, each once (pseudonyms of two names can coincide)."""
+    return list(dict.fromkeys(values))

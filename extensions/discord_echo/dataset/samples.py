@@ -212,7 +212,8 @@ class SampleBuilder:
         self.config = config
         self.renderer = renderer
         self.system = [{"role": "system", "content": system_prompt}] if system_prompt else []
-        self.reply_index = reply_index or {}  # message id -> (speaker, text)
+        # message id -> (speaker, text); the build fills it while it streams, so the very dict is kept.
+        self.reply_index = reply_index if reply_index is not None else {}
         self.report = SampleReport(exact_tokens=renderer.exact, tokenizer=renderer.description)
         # Counts of the segment runs asked about in the current conversation, keyed by the segments' ids; the
         # value holds the segments themselves, so no id is reused by a temporary while its entry lives.

@@ -24,7 +24,7 @@ replaced; the webui's modules/training.py ``generate_prompt`` at 68714843).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -118,12 +118,12 @@ def journal_path(user_data: Path, name: str) -> Path:
     return contained_path(Path(user_data) / "training" / "datasets", f".{name}.discord_echo.journal")
 
 
-def legacy_rows(samples: Sequence[Sample], me: str) -> list[dict[str, str]]:
+def legacy_rows(samples: Iterable[Sample], me: str) -> Iterator[dict[str, str]]:
     """One instruction/output row per reply of mine; earlier turns flattened into the instruction.
 
-    Each of my replies is an ``output`` exactly once, as in the chat form.
+    Each of my replies is an ``output`` exactly once, as in the chat form. Rows are made as they are read,
+    so a dataset of any size is written in the memory of one sample.
     """
-    rows = []
     for sample in samples:
         system = ""
         lines: list[str] = []
@@ -137,16 +137,15 @@ def legacy_rows(samples: Sequence[Sample], me: str) -> list[dict[str, str]]:
                 row = {"instruction": "\n".join(lines), "output": content}
                 if system:
                     row["system"] = system
-                rows.append(row)
+                yield row
                 lines.append(f"{me}: {content}")
-    return rows
 
 
-def _write_json_array(rows: Sequence[dict]):
+def _write_json_array(rows: Callable[[], Iterable[dict]]):
     def write(handle) -> None:
         # One row per line keeps huge files diffable and lets a reader peek at row 1 cheaply.
         handle.write("[\n")
-        for number, row in enumerate(rows):
+        for number, row in enumerate(rows()):
             handle.write(("," if number else "") + json.dumps(row, ensure_ascii=False) + "\n")
         handle.write("]\n")
 
@@ -157,7 +156,7 @@ def write_dataset(
     user_data: Path,
     name: str,
     train: Sequence[Sample],
-    held_out: Sequence[Sample],
+    held_out: Sequence[Sample],  # read once per write: a build's spooled samples stream from disk
     metadata: dict,
     *,
     overwrite: bool = False,
@@ -174,10 +173,22 @@ def write_dataset(
     if target == "legacy":
         folder = Path(user_data) / "training" / "formats"
         formats = [contained_path(folder, f"discord-echo-{family}.json") for family in LEGACY_FORMATS]
-        train_rows, eval_rows = legacy_rows(train, me), legacy_rows(held_out, me)
+
+        def train_rows() -> Iterable[dict]:
+            return legacy_rows(train, me)
+
+        def eval_rows() -> Iterable[dict]:
+            return legacy_rows(held_out, me)
+
     else:
-        train_rows = [s.to_row() for s in train]
-        eval_rows = [s.to_row() for s in held_out]
+
+        def train_rows() -> Iterable[dict]:
+            return (s.to_row() for s in train)
+
+        def eval_rows() -> Iterable[dict]:
+            return (s.to_row() for s in held_out)
+
+    has_eval = len(held_out) > 0
     # The held-out file counts even when this build has none: an old one left beside the new set would be
     # taken for its held-out part (by the trainer and by Compare) while its conversations are now trained on.
     targets = [train_path, sidecar, eval_path]
@@ -192,18 +203,18 @@ def write_dataset(
             continue
         atomic_write(path, lambda h, f=family: json.dump(LEGACY_FORMATS[f], h, indent=2))
     info = {**metadata, "target": target, "train_file": train_path.name}
-    if eval_rows:
+    if has_eval:
         info["eval_file"] = eval_path.name
     if target == "legacy":
         info["format_files"] = [p.name for p in formats]
         info["format_files_kept_as_they_were"] = kept_formats
         info["train_only_after"] = LEGACY_TRAIN_ONLY_AFTER
     writes = [(train_path, _write_json_array(train_rows))]
-    if eval_rows:
+    if has_eval:
         writes.append((eval_path, _write_json_array(eval_rows)))
     writes.append((sidecar, lambda h: json.dump(info, h, indent=2, ensure_ascii=False, default=str)))
     # Without held-out rows the old held-out file goes (the -eval suffix is reserved for it): left behind,
     # training would evaluate on conversations that are now in the training set.
-    remove = (eval_path,) if overwrite and not eval_rows else ()
+    remove = (eval_path,) if overwrite and not has_eval else ()
     replace_together(journal_path(user_data, name), writes, remove, overwrite=overwrite)
-    return WrittenDataset(train_path, eval_path if eval_rows else None, sidecar, formats)
+    return WrittenDataset(train_path, eval_path if has_eval else None, sidecar, formats)

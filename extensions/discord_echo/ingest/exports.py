@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from discord_echo.core.errors import EchoError, ExportParseError, UnsupportedExportError
+from discord_echo.core.id_sets import IdSet
 from discord_echo.core.messages import Message, Source
 from discord_echo.ingest.base import FileReport, Reader, detect_text_encoding
 from discord_echo.ingest.config import ReadConfig
@@ -100,7 +101,7 @@ def read_exports(
     """
     config = config or ReadConfig()
     reports = reports if reports is not None else []
-    seen_ids: set[int | str] = set()
+    seen_ids = IdSet()
     current_group = None
     for item in _discover_each(paths, config, reports, on_error):
         if item.group != current_group:
@@ -111,14 +112,9 @@ def read_exports(
         skipped_dupes = 0
         try:
             for message in _read_input(item, config, report):
-                if item.part > 1 and message.id is not None:
-                    key = _id_key(message.id)
-                    if key in seen_ids:
-                        skipped_dupes += 1
-                        continue
-                    seen_ids.add(key)
-                elif message.id is not None:
-                    seen_ids.add(_id_key(message.id))
+                if message.id is not None and not seen_ids.add(message.id) and item.part > 1:
+                    skipped_dupes += 1
+                    continue
                 yield message
         except UnsupportedExportError as exc:
             if not item.explicit:
@@ -134,12 +130,6 @@ def read_exports(
                 raise
         if skipped_dupes:
             report.warn(None, f"{skipped_dupes} messages already read from an earlier partition were skipped")
-
-
-def _id_key(mid: str) -> int | str:
-    """A message id as an int (smaller in a set of millions), or as it is when not a snowflake:
-    hand-edited JSON holds ids such as "abc" or "12-3" (found by fuzzing; int() raised)."""
-    return int(mid) if len(mid) < 20 and mid.isascii() and mid.isdigit() else mid
 
 
 def _discover_each(

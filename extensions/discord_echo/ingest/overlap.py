@@ -16,7 +16,7 @@ from discord_echo.core.messages import Message
 
 MIN_MESSAGES = 5  # fewer distinct texts than this say too little to call two files the same channel
 MIN_SHARED = 0.5  # the share of the smaller file's texts found in the other file that means "the same"
-MAX_KEPT = 200_000  # fingerprints kept per file: enough to tell, bounded memory for huge exports
+MAX_KEPT = 50_000  # fingerprints kept per file (its first texts): enough to tell, ~3 MB per file at most
 
 
 class SameChannelCheck:

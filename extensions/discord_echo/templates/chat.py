@@ -272,8 +272,9 @@ class ChatRenderer:
         return list(out["input_ids"])
 
     # Distinct pieces remembered at most; the cache is emptied when it grows past this (pieces repeat only
-    # within a conversation's packing, so nothing useful is lost for long).
-    PIECE_CACHE_LIMIT = 50_000
+    # within a conversation's packing, so nothing useful is lost for long). Pieces are whole turns, ~1 KB
+    # on average with the odd pasted log: 8,192 of them hold ~8 MB, where 50,000 held ~50 MB of a build.
+    PIECE_CACHE_LIMIT = 8_192
 
     def _count_pieces(self, pieces: list[str]) -> dict[str, int]:
         """Token counts of ``pieces``, remembered; the cache is emptied first when they would overfill it."""
