@@ -25,7 +25,8 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,9 +53,14 @@ def one_by_one(comparer: Comparer, pairs: list[HeldOutPair], settings: CompareCo
 
 class Unbatched(Comparer):
     """The comparer as it was before issue #13, for ``--full``'s baseline: replies one prompt per
-    ``model.generate`` call, and every scored row projected onto the vocabulary at every position."""
+    ``model.generate`` call, every scored row projected onto the vocabulary at every position, and every
+    prompt run again by each call that reads it."""
 
     _keeps_logits = False  # a class attribute over the property: full logits, then the scored positions
+
+    @contextmanager
+    def sharing_prefixes(self, prompts: Sequence[Sequence[dict]]) -> Iterator[None]:
+        yield  # nothing kept
 
     def batch(self, pairs: Sequence[HeldOutPair], n: int, settings: CompareConfig | None = None,
               batch_size: int = 1) -> list[CompareRow]:  # fmt: skip

@@ -309,6 +309,7 @@ def _loaded_with(monkeypatch, adapter: Path) -> dict:
     from discord_echo.evaluate.model_loading import load_base_model
 
     seen: dict = {}
+
     def record(name, local_files_only, **kwargs):
         seen.update(kwargs)
         return "model"
@@ -349,3 +350,56 @@ def test_without_our_settings_compare_uses_the_default_profile_and_says_so(tmp_p
     quant = kwargs["quantization_config"]  # the 8 GB profile: nf4, double quantization, bfloat16
     assert quant.bnb_4bit_quant_type == "nf4" and quant.bnb_4bit_use_double_quant and kwargs["dtype"] == torch.bfloat16
     assert "the default profile (8 GB (RTX 3060 Ti))" in caplog.text
+
+
+def test_shared_prefixes_give_the_same_scores_replies_and_report(echo):
+    """``sharing_prefixes``: scores and greedy replies from kept prompt caches equal those computed afresh."""
+    from discord_echo.evaluate.echo_metrics import topicality
+    from discord_echo.evaluate.metrics import pick
+
+    comparer, held_out = echo["cmp"], echo["result"].held_out
+    picked = pick(held_out_pairs(held_out), 6)
+    prompts = [pair.prompt for pair in picked]
+    settings = CompareConfig(greedy=True, max_new_tokens=12)
+    fresh = {
+        "scores": [comparer.score(held_out, adapter) for adapter in (False, True)],
+        "replies": [comparer.generate_many(prompts, adapter, settings) for adapter in (False, True)],
+    }
+    fresh["topicality"] = topicality(comparer, prompts, fresh["replies"][1])
+    with comparer.sharing_prefixes(prompts):
+        scores = [comparer.score(held_out, adapter) for adapter in (False, True)]
+        # Every picked prompt starts a held-out row, so scoring kept each one, base and tuned.
+        assert len(comparer._prefixes.caches) == 2 * len({tuple(comparer.prompt_ids(p)) for p in prompts})
+        replies = [comparer.generate_many(prompts, adapter, settings) for adapter in (False, True)]
+        found = topicality(comparer, prompts, replies[1])
+    assert comparer._prefixes is None  # freed on exit
+    assert replies == fresh["replies"]
+    assert replies[0] == [comparer.generate(p, False, settings) for p in prompts]
+    for got, want in zip(scores, fresh["scores"], strict=True):
+        assert got.tokens == want.tokens and got.nll == pytest.approx(want.nll, rel=1e-5)
+    assert found.replies == fresh["topicality"].replies
+    assert found.per_token == pytest.approx(fresh["topicality"].per_token, rel=1e-4, abs=1e-5)
+
+
+def test_scores_sharing_a_start_or_repeated_equal_scores_one_row_at_a_time(echo):
+    """``row_scores`` runs the start all rows share once and identical rows once; the scores stay the row's own."""
+    comparer = echo["cmp"]
+    samples = echo["result"].held_out[:4]
+    rows = [tokenize_row(comparer.tokenizer, s.messages, comparer.chat_template) for s in samples]
+    pairs = [(r["input_ids"], r["labels"]) for r in rows]
+    pairs.append(pairs[0])  # a repeated row
+    alone = [comparer.row_scores([pair], True)[0] for pair in pairs]
+    together = comparer.row_scores(pairs, True, batch_size=3)
+    assert [s.tokens for s in together] == [s.tokens for s in alone]
+    assert [s.nll for s in together] == pytest.approx([s.nll for s in alone], rel=1e-5)
+    assert together[0] == together[-1]
+
+
+def test_prompts_prefilled_alone_give_the_padded_batchs_replies(echo, monkeypatch):
+    """Without a plain cache to hand over, ``_generate_rows`` prefills the padded batch: same replies."""
+    comparer = echo["cmp"]
+    prompts = [comparer.prompt_ids(pair.prompt) for pair in held_out_pairs(echo["result"].held_out)[:5]]
+    settings = CompareConfig(greedy=True, max_new_tokens=10)
+    prefilled = comparer._generate_rows(prompts, True, settings)
+    monkeypatch.setattr(comparer, "_prompt_cache", lambda prompts, adapter: None)
+    assert comparer._generate_rows(prompts, True, settings) == prefilled

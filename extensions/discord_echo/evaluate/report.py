@@ -84,30 +84,36 @@ def evaluate(
     """Perplexities (mine and theirs), ``n`` sample rows with style statistics, and warnings.
 
     ``held_out``: the build's held-out samples. ``build_rendering``: ``metrics.PROBE`` as the dataset build
-    rendered it (``metrics.build_rendering(sidecar)``), for the template check.
+    rendered it (``metrics.build_rendering(sidecar)``), for the template check. The model work runs inside
+    ``comparer.sharing_prefixes`` for the picked prompts, so each is run once per adapter state.
     """
     if not held_out_pairs(held_out):
         raise ConfigError("held_out", len(held_out), "no held-out replies to compare: rebuild with a held-out share")
     theirs = their_samples(held_out, opener_prompt)  # the build's stand-in opener is no line of theirs
-    mine_base, mine_tuned = comparer.score(held_out, False), comparer.score(held_out, True)
-    mine = PerplexityPair(mine_base.perplexity, mine_tuned.perplexity, mine_tuned.tokens)
-    their_pair = None
-    if theirs:
-        base, tuned = comparer.score(theirs, False), comparer.score(theirs, True)
-        their_pair = PerplexityPair(base.perplexity, tuned.perplexity, tuned.tokens)
     picked = pick(held_out_pairs(held_out), n)
-    rows = comparer.batch(picked, len(picked), settings)
+    prompts = [pair.prompt for pair in picked]
+    # Each picked prompt starts a held-out row: scored first, its cache serves generation and topicality.
+    with comparer.sharing_prefixes(prompts):
+        mine_base, mine_tuned = comparer.score(held_out, False), comparer.score(held_out, True)
+        mine = PerplexityPair(mine_base.perplexity, mine_tuned.perplexity, mine_tuned.tokens)
+        their_pair = None
+        if theirs:
+            base, tuned = comparer.score(theirs, False), comparer.score(theirs, True)
+            their_pair = PerplexityPair(base.perplexity, tuned.perplexity, tuned.tokens)
+        rows = comparer.batch(picked, len(picked), settings)
+        on_topic = {
+            kind: found
+            for kind, replies in (
+                ("real", [r.real for r in rows]),
+                ("base", [r.base for r in rows]),
+                ("tuned", [r.tuned for r in rows]),
+            )  # fmt: skip
+            if (found := topicality(comparer, prompts, replies)) is not None
+        }
     style = {
         "real": style_stats(r.real for r in rows),
         "base": style_stats(r.base for r in rows),
         "tuned": style_stats(r.tuned for r in rows),
-    }
-    prompts = [pair.prompt for pair in picked]
-    on_topic = {
-        kind: found
-        for kind, replies in (("real", [r.real for r in rows]), ("base", [r.base for r in rows]),
-                              ("tuned", [r.tuned for r in rows]))  # fmt: skip
-        if (found := topicality(comparer, prompts, replies)) is not None
     }
     warnings = perplexity_warnings(mine, their_pair)
     if comparer.adapter_dir is not None:
