@@ -2,15 +2,22 @@
 
 Writes an export of N messages in the minified ≥2.35 markup (docs/formats.md, HTML 2.34 and later): groups
 of 1-6 messages by rotating authors, with mentions, custom and unicode emoji, formatting,
-replies, edits, link embeds and attachments, about 1.5 KB per message. Then reads it in a
+replies, edits, link embeds and attachments, about 0.7 KB per message. Then reads it in a
 fresh child process and prints one line: messages, seconds, messages/s, peak RSS.
 
-Run:  .venv/bin/python benchmarks/html_ingest.py [--messages 100000] [--path FILE] [--reuse]
+The last line is a ratio against a baseline timed in one process with the reader, so that the
+load of a shared machine cancels out: a bare ``lxml.html`` parse of the same file (the whole tree
+at once, nothing read from it; lexbor's where lxml is not installed), each timed ``--repeat``
+times, interleaved in alternating order, best taken. It runs in a process of its own, since the baseline's tree of the
+whole file would swamp the reader's RSS.
+
+Run:  .venv/bin/python benchmarks/html_ingest.py [--messages 100000] [--path FILE] [--reuse] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import resource
 import subprocess
@@ -122,20 +129,49 @@ def write_export(path: Path, count: int) -> None:
         )
 
 
-def read_once(path: Path) -> None:
-    """Child process: read the export, print messages, seconds and peak RSS."""
+def _read(path: Path) -> tuple[int, int]:
+    """Read the export through ``read_html``: (messages, warnings)."""
     from discord_echo.core.messages import Source
     from discord_echo.ingest.base import FileReport
     from discord_echo.ingest.config import ReadConfig
     from discord_echo.ingest.html_export.reader import read_html
 
     report = FileReport(str(path))
-    start = time.perf_counter()
     with path.open("rb") as stream:
         count = sum(1 for _ in read_html(stream, Source(str(path), "html"), report, ReadConfig()))
+    return count, len(report.warnings)
+
+
+def read_once(path: Path) -> None:
+    """Child process: read the export, print messages, seconds and peak RSS."""
+    start = time.perf_counter()
+    count, warnings = _read(path)
     seconds = time.perf_counter() - start
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{count} {seconds:.3f} {rss_mb:.1f} {len(report.warnings)}")
+    print(f"{count} {seconds:.3f} {rss_mb:.1f} {warnings}")
+
+
+def compare(path: Path, repeat: int) -> None:
+    """Child process: a bare parse and the reader, interleaved; print the baseline's name and the best
+    seconds of each. The baseline is lxml.html's (what the reader used before lexbor), else lexbor's."""
+    try:
+        import lxml.html
+
+        name, parse = "lxml.html.parse", lambda: lxml.html.parse(str(path))
+    except ImportError:  # lxml is no longer a dependency of the package
+        from selectolax.lexbor import LexborHTMLParser
+
+        name, parse = "lexbor", lambda: LexborHTMLParser(path.read_bytes())
+    best = {"bare": float("inf"), "ours": float("inf")}
+    runs = {"bare": parse, "ours": lambda: _read(path)}
+    for n in range(repeat):
+        # Alternate the order: whichever runs right after the other's freed memory runs slower.
+        for key in ("ours", "bare") if n % 2 else ("bare", "ours"):
+            gc.collect()
+            start = time.perf_counter()
+            runs[key]()
+            best[key] = min(best[key], time.perf_counter() - start)
+    print(f"{name} {best['bare']:.3f} {best['ours']:.3f}")
 
 
 def main() -> None:
@@ -143,10 +179,15 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--path", type=Path)
     parser.add_argument("--reuse", action="store_true", help="keep an existing file at --path")
+    parser.add_argument("--repeat", type=int, default=3, help="timings of the reader and of the baseline for the ratio")
     parser.add_argument("--read-only", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--compare", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.read_only:
         read_once(args.read_only)
+        return
+    if args.compare:
+        compare(args.compare, max(args.repeat, 1))
         return
     path = args.path or OUT / f"html_{args.messages}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,6 +202,16 @@ def main() -> None:
     rate = int(count) / float(seconds)
     print(f"html messages={count} size_mb={size_mb:.0f} seconds={seconds} msgs_per_s={rate:,.0f} "
           f"rss_mb={rss_mb} warnings={warnings}")  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, __file__, "--compare", str(path), "--repeat", str(args.repeat)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    name, bare_s, ours_s = result.stdout.split()
+    bare, ours = float(bare_s), float(ours_s)
+    print(f"baseline {name} seconds={bare:.3f}; reader in the same process seconds={ours:.3f}")
+    print(f"ratio={ours / bare:.2f} (reader / bare {name} of the same file, best of {max(args.repeat, 1)} each)")
 
 
 if __name__ == "__main__":

@@ -674,6 +674,28 @@ def test_any_truncation_yields_a_prefix(sample, meshcore, fraction: float) -> No
     assert [(m.id, m.author, m.content) for m in messages] == full[: len(messages)]
 
 
+def test_a_cut_at_any_byte_of_a_message_yields_a_prefix() -> None:
+    """Wherever the file ends (in a tag name, an attribute value, a comment, a character reference),
+    the messages read are those complete before it; the one it ends in is never read in part."""
+    last = container(
+        sid(T0, 2),
+        '<div class="chatlog__content chatlog__markdown"><span class="chatlog__markdown-preserve">a &amp; '
+        '<strong>b</strong><!-- c --> <img class="chatlog__emoji" alt="kekw" src="x/emojis/1.png"></span>'
+        '<span class="chatlog__edited-timestamp" title="1/28/2024 4:30 PM">(edited)</span></div>'
+        '<div class="chatlog__embed"><a href="https://x.y/?a=1&amp;b=2"><div>embed</div></a></div>',
+        aside='<div class="chatlog__short-timestamp" title="1/28/2024 4:23 PM">4:23 PM</div>',
+    )
+    data = page(group(container(sid(T0), header() + content("one")), container(sid(T0, 1), content("two")), last))
+    full = [(m.id, m.author, m.content, m.edited, m.embeds) for m in read(data)[0]]
+    assert [f[2] for f in full] == ["one", "two", "a & **b** :kekw:"]
+    start = data.index(f'<div id="chatlog__message-container-{sid(T0, 1)}"')
+    for cut in range(start, data.index("</body>") + 1):  # (ending in </body> or </html> is a whole file)
+        messages, report = read(data[:cut])
+        got = [(m.id, m.author, m.content, m.edited, m.embeds) for m in messages]
+        assert got == full[: len(got)] and len(got) >= 1, cut
+        assert any("truncated" in w for w in report.warnings), cut
+
+
 @pytest.mark.parametrize("name", [KOMODO_DARK, MESHCORE])
 @pytest.mark.parametrize("chunk", [1, 97, 4096])
 def test_batches_do_not_change_the_result(sample, monkeypatch, name: str, chunk: int) -> None:

@@ -25,7 +25,7 @@ from discord_echo.ingest.inputs import ExportInput, discover
 
 __all__ = ["FileReport", "ExportInput", "discover", "read_export", "read_exports", "sniff_format"]
 
-# format -> (module, function); imported on first use so lxml loads only for HTML.
+# format -> (module, function); imported on first use so the HTML parser (selectolax) loads only for HTML.
 _READERS = {
     "json": ("discord_echo.ingest.json_export.reader", "read_json"),
     "csv": ("discord_echo.ingest.csv_reader", "read_csv"),

@@ -1,1 +1,1 @@
-"""The HTML reader (dark and light, every markup since 2.15), streaming one message group at a time."""
+"""The HTML reader (dark and light, every markup since 2.15), streaming in batches cut at message starts."""

@@ -1,23 +1,26 @@
 """Walk the parsed batches of a DCE HTML export: document parts, groups, messages, end report.
 
-Takes the lxml root of each batch, in file order, from `reader`; gives the messages of
+Takes the lexbor root of each batch, in file order, from `reader`; gives the messages of
 the batch (through `MessageReader`) and fills the `FileReport`: the channel from the preamble
 (``div.info`` ≤2.16, ``div.preamble`` 2.17+), the declared message count (info header or
 postamble), an exporter version guessed from the inline ``<style>`` and the markup, and
 warnings for a truncated file, a count mismatch or unnamed system kinds. Implements
 docs/formats.md, HTML document layout and HTML 2.33 and earlier.
+
+The walk down to the messages is a loop with its own stack, not recursion: lexbor keeps
+wrappers nested to any depth, and an edited file must not exhaust Python's stack.
 """
 
 from __future__ import annotations
 
 import re
 
-from lxml import etree
+from selectolax.lexbor import LexborNode
 
 from discord_echo.core.messages import Channel, Message, Source
 from discord_echo.ingest.base import FileReport
 from discord_echo.ingest.config import ReadConfig
-from discord_echo.ingest.html_export.elements import classes_of, find_with, plain_text
+from discord_echo.ingest.html_export.elements import classes_of, descendants, find_with, plain_text
 from discord_echo.ingest.html_export.formatting import markdown_text
 from discord_echo.ingest.html_export.messages import UNKNOWN_SYSTEM_KIND, MessageReader
 
@@ -39,7 +42,9 @@ _VERSION_MARKERS = (
 _PREAMBLE_ENTRIES = ("preamble__entry", "info__guild-name", "info__channel-name")
 _RANGE = re.compile(r"(?:Between .+ and .+|After .+|Before .+)", re.S)
 _GUILD_ICON = re.compile(r"/icons/(\d+)/")
-_MESSAGE_ID = re.compile(rb"(?:data-message-id=|chatlog__message-container-)[\"']?(\d+)")
+# What `ChatlogScanner.parts` finds: (kind, element, its attributes, its classes).
+MESSAGE, _GROUP, _STYLE, _PREAMBLE, _POSTAMBLE = "message", "group", "style", "preamble", "postamble"
+Part = tuple[str, LexborNode, dict[str, str | None], list[str]]
 
 
 class ChatlogScanner(MessageReader):
@@ -51,43 +56,63 @@ class ChatlogScanner(MessageReader):
         self.layout: str | None = None  # "info" (≤2.16) or "preamble"
         self.has_count_element = self.is_dce = self.truncated = self.saw_postamble = False
 
-    def scan(self, el: etree._Element, out: list[Message]) -> None:
-        """Handle the parts of a batch in document order; messages are not descended into."""
-        for child in el.iterchildren(etree.Element):
-            if child.tag == "style":
-                self.css += child.text or ""
-                self.system_markup = ".chatlog__system-notification" in self.css
+    def parts(self, el: LexborNode) -> list[Part]:
+        """The parts of a batch below ``el`` in document order; messages are not descended into.
+
+        Only finds them: `read` handles them, so a batch can still be parsed again another way
+        (see `reader`) before any of it has been read."""
+        found: list[Part] = []
+        after: list[LexborNode | None] = []  # the next sibling of each element descended into
+        node = el.first_child
+        while True:
+            while node is None:
+                if not after:
+                    return found
+                node = after.pop()
+            child, node = node, node.next
+            if not child.is_element_node:
                 continue
-            names = classes_of(child)
+            if child.tag == "style":
+                found.append((_STYLE, child, {}, []))
+                continue
+            attrs = child.attributes
+            cls = attrs.get("class")
+            names = cls.split() if cls else []
             # Containers are never descended into, so a div.chatlog__message met here is a ≤2.33 one.
             if "chatlog__message-container" in names or "chatlog__message" in names:
+                found.append((MESSAGE, child, attrs, names))
+            elif "chatlog__message-group" in names:
+                found.append((_GROUP, child, attrs, names))
+                after.append(node)
+                node = child.first_child
+            elif ("preamble" in names or "info" in names) and find_with(child, *_PREAMBLE_ENTRIES) is not None:
+                found.append((_PREAMBLE, child, attrs, names))
+            elif "postamble" in names:
+                found.append((_POSTAMBLE, child, attrs, names))
+            else:
+                after.append(node)
+                node = child.first_child
+
+    def read(self, parts: list[Part], out: list[Message]) -> None:
+        """Handle the `parts` of a batch, in order, adding its messages to ``out``."""
+        for kind, el, attrs, names in parts:
+            if kind is MESSAGE:
                 self.is_dce = True
-                message = self.message(child, names)
+                message = self.message(el, attrs, names)
                 if message is not None:
                     out.append(message)
-            elif "chatlog__message-group" in names:
+            elif kind is _GROUP:
                 self.is_dce = True
-                self.open_group(child)
-                self.scan(child, out)
-            elif ("preamble" in names or "info" in names) and find_with(child, *_PREAMBLE_ENTRIES) is not None:
+                self.open_group(el)
+            elif kind is _STYLE:
+                self.css += el.text()
+                self.system_markup = ".chatlog__system-notification" in self.css
+            elif kind is _PREAMBLE:
                 self.is_dce = True
                 if self.channel is None:
-                    self._preamble(child, "info" if "info" in names else "preamble")
-            elif "postamble" in names:
-                self._postamble(child)
+                    self._preamble(el, "info" if "info" in names else "preamble")
             else:
-                self.scan(child, out)
-
-    def too_deep(self, data: bytes, offset: int) -> None:
-        """Warn that the markup at byte ``offset`` (``data``: one message or group) nests deeper than the HTML
-        parser reads (256 levels), naming its message: text below that depth is not in the message."""
-        found = _MESSAGE_ID.search(data)
-        what = f"message {found.group(1).decode()}" if found else "the markup"
-        self.report.warn(
-            f"byte {offset}",
-            f"{what} nests its markup more than 256 levels deep; text below that depth was not read "
-            "(no DiscordChatExporter version writes this: the file was edited)",
-        )
+                self._postamble(el)
 
     def finish(self, tail: bytes) -> None:
         """Complete the report once the file is read; ``tail`` is its last bytes."""
@@ -114,7 +139,7 @@ class ChatlogScanner(MessageReader):
 
     # -- preamble, postamble, version
 
-    def _preamble(self, el: etree._Element, layout: str) -> None:
+    def _preamble(self, el: LexborNode, layout: str) -> None:
         self.layout = layout
         topic = None
         if layout == "info":  # ≤2.16
@@ -126,7 +151,7 @@ class ChatlogScanner(MessageReader):
                 self.has_count_element = True
                 self.report.declared_count = _count(plain_text(count))
         else:
-            entries = [e for e in el.iter(etree.Element) if "preamble__entry" in classes_of(e)]
+            entries = [e for e in descendants(el) if "preamble__entry" in classes_of(e)]
             guild = plain_text(entries[0]) if entries else ""
             path = plain_text(entries[1]) if len(entries) > 1 else ""
             small = entries[2:]
@@ -136,7 +161,7 @@ class ChatlogScanner(MessageReader):
                 topic = markdown_text(small[0]).strip()
         *parents, name = path.split(" / ") if path else [""]
         icon = find_with(el, "preamble__guild-icon", "info__guild-icon")
-        guild_id = _GUILD_ICON.search(icon.get("src") or "") if icon is not None else None
+        guild_id = _GUILD_ICON.search(icon.attributes.get("src") or "") if icon is not None else None
         self.channel = Channel(
             name=name or None,
             category=parents[-1] if parents else None,
@@ -146,8 +171,8 @@ class ChatlogScanner(MessageReader):
         )
         self.report.channel = self.channel
 
-    def _postamble(self, el: etree._Element) -> None:
-        for entry in el.iter(etree.Element):
+    def _postamble(self, el: LexborNode) -> None:
+        for entry in descendants(el):
             if "postamble__entry" not in classes_of(entry):
                 continue
             self.saw_postamble = True

@@ -1,6 +1,6 @@
 """Read the parts of one message's markup in a DCE HTML export.
 
-Takes lxml elements inside one message (its ``chatlog__content`` block, an attachment, the
+Takes lexbor elements inside one message (its ``chatlog__content`` block, an attachment, the
 reply link, a system notification's icon and phrase) and display-date strings; gives plain
 values: the content text and its "(edited)" marker, the UTC time of an edit, attachment
 file names, the id a reply points at, the message type of a system notification and the
@@ -19,11 +19,11 @@ import re
 from datetime import datetime, timedelta, timezone
 from urllib.parse import unquote, urlsplit
 
-from lxml import etree
+from selectolax.lexbor import LexborNode
 
 from discord_echo.core.messages import MESSAGE_KIND_VALUES
-from discord_echo.ingest.html_export.elements import classes_of, find_with, plain_text
-from discord_echo.ingest.html_export.formatting import markdown_text
+from discord_echo.ingest.html_export.elements import classes_of, descendants, find_with, plain_text
+from discord_echo.ingest.html_export.formatting import markdown
 
 _UTC = timezone.utc
 _SCROLL = re.compile(r"scrollToMessage\(\s*event\s*,\s*'(\d+)'\s*\)")
@@ -31,33 +31,60 @@ _MEDIA_TITLE = re.compile(r"(?:Image|Video|Audio): (.+) \([^()]*\)", re.S)
 _OLD_ATTACHMENT = re.compile(r"Attachment: (.+) \([^()]*\)", re.S)
 
 
-def read_content(div: etree._Element) -> tuple[str, str | None]:
-    """(text, edited marker's title) of a ``chatlog__content`` block."""
-    edited_el = find_with(div, "chatlog__edited-timestamp")
-    edited = (edited_el.get("title") or "(edited)") if edited_el is not None else None
-    holder = find_with(div, "chatlog__markdown-preserve", "preserve-whitespace")
+def read_content(div: LexborNode, names: list[str]) -> tuple[str, str | None, bool]:
+    """(text, edited marker's title, whether markup too deep to format was read as plain text) of a
+    ``chatlog__content`` block whose classes are ``names``.
+
+    One walk over the block finds the first "(edited)" marker and the first text holder of each
+    layout, in document order, as separate searches would."""
+    edited_el = holder = old_holder = None
+    stop, node, cls = div.mem_id, div, names
+    while node is not None:
+        if cls:
+            if edited_el is None and "chatlog__edited-timestamp" in cls:
+                edited_el = node
+            if holder is None and ("chatlog__markdown-preserve" in cls or "preserve-whitespace" in cls):
+                holder = node
+            if old_holder is None and "markdown" in cls:
+                old_holder = node
+        child = node.first_child
+        if child is not None:
+            node = child
+        elif node.mem_id == stop:
+            break
+        else:
+            while node.next is None:
+                node = node.parent
+                if node is None or node.mem_id == stop:
+                    node = None
+                    break
+            else:
+                node = node.next
+        cls = classes_of(node) if node is not None else None
+    edited = (edited_el.attributes.get("title") or "(edited)") if edited_el is not None else None
     if holder is not None:  # 2.25+
-        return markdown_text(holder), edited
-    holder = find_with(div, "markdown")
-    if holder is None:
-        return "", edited
-    text = markdown_text(holder)
+        text, deep = markdown(holder)
+        return text, edited, deep
+    if old_holder is None:
+        return "", edited, False
+    text, deep = markdown(old_holder)
     # 2.20-2.24 put the text straight into div.markdown, followed by template whitespace.
-    return (text.rstrip() if holder.tag == "div" else text), edited
+    return (text.rstrip() if old_holder.tag == "div" else text), edited, deep
 
 
-def reply_target(reply: etree._Element | None) -> str | None:
+def reply_target(reply: LexborNode | None) -> str | None:
     """The message id a reply header (``chatlog__reply``/``chatlog__reference``) links to."""
     link = find_with(reply, "chatlog__reply-link", "chatlog__reference-link")
-    match = _SCROLL.search(link.get("onclick") or "") if link is not None else None
+    match = _SCROLL.search(link.attributes.get("onclick") or "") if link is not None else None
     return match.group(1) if match else None
 
 
-def icon_kind(aside: etree._Element) -> str | None:
+def icon_kind(aside: LexborNode) -> str | None:
     """2.36/2.37 name the icon after the kind (#guild-member-join-icon); later ones do not."""
     icon = find_with(aside, "chatlog__system-notification-icon")
-    use = next(icon.iter("use"), None) if icon is not None else None
-    href = (use.get("href") or use.get("xlink:href") or "") if use is not None else ""
+    use = next((el for el in descendants(icon) if el.tag == "use"), None) if icon is not None else None
+    attrs = use.attributes if use is not None else {}
+    href = attrs.get("href") or attrs.get("xlink:href") or ""
     name = href.removeprefix("#").removesuffix("-icon")
     kind = name if name.isdigit() else "".join(part.capitalize() for part in name.split("-"))
     return kind if kind.isdigit() or kind in MESSAGE_KIND_VALUES else None
@@ -72,10 +99,10 @@ def system_text(phrase: str) -> str:
     return phrase[:1].upper() + phrase[1:]
 
 
-def attachment_name(div: etree._Element) -> str:
+def attachment_name(div: LexborNode) -> str:
     """The file name of a ``chatlog__attachment``."""
-    for el in div.iter(etree.Element):
-        title = el.get("title")
+    for el in descendants(div):
+        title = el.attributes.get("title")
         match = _MEDIA_TITLE.fullmatch(title) if title else None
         if match:  # 2.26+: "Image: name.png (1.2 MB)"
             return match.group(1)
@@ -84,8 +111,9 @@ def attachment_name(div: etree._Element) -> str:
     match = _OLD_ATTACHMENT.fullmatch(plain_text(div))  # ≤2.25 non-image: "Attachment: name (size)"
     if match:
         return match.group(1)
-    for el in div.iter("a", "img", "source"):
-        url = el.get("href") or el.get("src")
+    for el in descendants(div):
+        attrs = el.attributes if el.tag in ("a", "img", "source") else {}
+        url = attrs.get("href") or attrs.get("src")
         if url:  # ≤2.25 images name nothing but the URL, whose last segment is the file name
             return unquote(re.split(r"[\\/]", urlsplit(url).path)[-1]) or url
     return ""

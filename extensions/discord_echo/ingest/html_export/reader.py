@@ -14,11 +14,22 @@ the markup is split by concern:
 * `formatting`: rendered markdown -> the text the other formats show;
 * `elements`: element queries by class token.
 
+Parser: lexbor (through selectolax), an HTML5 parser written in C. It builds the tree of a
+batch about 2.5 times faster than libxml2 (lxml) did; reading the tree from Python costs about
+the same with both and is most of the time, so a whole read is about 1.5 times faster
+(benchmarks/html_ingest.py). It has no depth limit, so nothing is lost to deep markup; but HTML5
+tree building looks through the open elements at every block tag, so its time grows with
+tags x depth. A batch whose tag counts allow a costly parse (see `_costly`; a few times
+what DCE writes) is parsed message by message, and markup that still nests too deep is kept to
+`DEPTH_LIMIT` levels (see `_flatten`): a deeply nested message costs its formatting and a
+warning, never the messages after it, nor time that grows with the square of the file.
+
 Streaming: the bytes are cut into batches of about 256 KiB just before a message or group
-start tag, and each batch is parsed by lxml as a small document of its own (libxml2's HTML
-push parser would hold the whole file; see `_feed`). Group state is carried across batches,
-so memory stays flat however long the export is. A truncated file yields every message
-whose markup is complete, and a warning. Since 2.35 a URL-only message whose URL is its
+start tag, and each batch is parsed as a small document of its own. Group state is carried
+across batches, so memory stays flat however long the export is. A truncated file yields
+every message whose markup is complete, and a warning: the last batch is parsed with a probe
+element after its bytes (see `_EOF_PROBE`), and the elements the probe lands inside are the
+ones only the end of the file closed. Since 2.35 a URL-only message whose URL is its
 image/gifv embed has no text in HTML at all (docs/formats.md, What is not the author's own words).
 """
 
@@ -29,14 +40,13 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO, NoReturn
 
-from lxml import etree
+from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from discord_echo.core.errors import ExportParseError, UnsupportedExportError
 from discord_echo.core.messages import Message, Source
 from discord_echo.ingest.base import FileReport, detect_text_encoding
 from discord_echo.ingest.config import ReadConfig
-from discord_echo.ingest.html_export.chatlog import ChatlogScanner
-from discord_echo.ingest.html_export.elements import CUT_ATTRIBUTE
+from discord_echo.ingest.html_export.chatlog import MESSAGE, ChatlogScanner
 from discord_echo.ingest.html_export.formatting import markdown_text
 from discord_echo.ingest.html_export.messages import UNKNOWN_SYSTEM_KIND as UNKNOWN_SYSTEM_KIND
 
@@ -56,6 +66,24 @@ _BOUNDARY = re.compile(
 )
 _DCE_MARKUP = re.compile(rb"class=[\"']?(?:preamble|info|chatlog)[\"'\s>]")
 _MAX_PIECE = 64 * 1024 * 1024  # no single DCE message or header comes near this
+DEPTH_LIMIT = 256  # levels of markup kept where a batch would take lexbor long to parse
+# Tag counts (all tags x start tags) beyond which a batch may nest deep enough to parse slowly
+# (at this bound, 11,000 nested <div> take 0.15 s); 256 KiB of DCE 2.47 markup has 8,000 x 4,000.
+_COST_BUDGET = 1 << 27
+_TAG = re.compile(rb"<(/?)([A-Za-z][^\t\n\f\r />]*)[^>]*>")
+_VOID = frozenset(b"area base br col embed hr img input keygen link meta param source track wbr".split())
+_MESSAGE_ID = re.compile(rb"(?:data-message-id=|chatlog__message-container-)[\"']?(\d+)")
+# Appended to the last batch: ``>"'>`` ends a tag the file was cut in, whether in its name, between
+# attributes or in an unquoted, double- or single-quoted value; ``]]>`` and ``-->`` end a CDATA
+# section or a comment, the end tags a raw-text element. Then the HTML5 tree builder puts the probe
+# inside the innermost element still open, so its ancestors are the elements only the end of the
+# file closed. (Where the probe is swallowed, in <plaintext> or in a "<!--" inside a <script>, nothing
+# is taken as cut off; the file still reads as truncated.)
+_EOF_TAG = "echo-eof"
+_EOF_PROBE = (
+    b">\"'>]]>--></style></script></textarea></title></xmp></iframe></noembed></noframes></noscript>"
+    + f"<{_EOF_TAG}></{_EOF_TAG}>".encode()
+)
 
 
 def read_html(stream: BinaryIO, source: Source, report: FileReport, config: ReadConfig) -> Iterator[Message]:
@@ -68,25 +96,20 @@ def _feed(stream: BinaryIO, chatlog: ChatlogScanner) -> Iterator[Message]:
     """Cut the bytes into batches that end just before a message or group start tag,
     and parse each batch as a document of its own.
 
-    libxml2's HTML push parser keeps every byte it was fed until it is closed (its XML
-    parser does not), so one HTMLPullParser over a whole export holds the whole file.
     DCE escapes message text, so a literal start tag of a group or a message can only
     be markup; batches of about CHUNK_SIZE keep memory flat, and the group state
     (author, reply, date) is carried from one batch to the next.
     """
     path = chatlog.path
-    html = etree.HTMLParser(encoding="utf-8", collect_ids=False)
     buf, offset = bytearray(), 0
     for chunk in _utf8_chunks(stream, path):
         searched = max(len(buf) - 128, 1)  # a tag cut by the chunk edge is searched again
         buf += chunk
-        last = None
-        for last in _BOUNDARY.finditer(buf, searched):  # noqa: B007 - only the last one matters
-            pass
-        if last is not None:
-            batch, cut = bytes(buf[: last.start()]), last.start()
+        cut = _last_boundary(buf, searched)
+        if cut is not None:
+            batch = bytes(buf[:cut])
             del buf[:cut]
-            yield from _batch(chatlog, html, batch, offset, final=False)
+            yield from _batch(chatlog, batch, offset, final=False)
             offset += cut
         elif not chatlog.is_dce and len(buf) > _SNIFF_LIMIT and not _DCE_MARKUP.search(buf):
             _not_dce(path, f"no DiscordChatExporter markup in the first {_SNIFF_LIMIT >> 20} MiB")
@@ -94,58 +117,116 @@ def _feed(stream: BinaryIO, chatlog: ChatlogScanner) -> Iterator[Message]:
             if not chatlog.is_dce:
                 _not_dce(path, f"no message markup in the first {_MAX_PIECE >> 20} MiB")
             raise ExportParseError(path, f"byte {offset}", f"no message start in {_MAX_PIECE >> 20} MiB")
-    yield from _batch(chatlog, html, bytes(buf), offset, final=True)
+    yield from _batch(chatlog, bytes(buf), offset, final=True)
     if not chatlog.is_dce:
         _not_dce(path, "no chatlog, preamble or message groups")
     chatlog.finish(bytes(buf[-64:]))
 
 
-def _batch(
-    chatlog: ChatlogScanner, html: etree.HTMLParser, data: bytes, offset: int, final: bool, split: bool = True
-) -> list[Message]:
+def _last_boundary(buf: bytearray, start: int) -> int | None:
+    """Where the last message or group start tag at or after ``start`` begins, if any.
+
+    Searched from the end: the last one is usually in the last kilobyte, so a batch costs
+    a few tests, not one per message.
+    """
+    end = len(buf)
+    while True:
+        end = buf.rfind(b"<div", start, end)
+        if end < 0:
+            return None
+        if _BOUNDARY.match(buf, end):
+            return end
+
+
+def _batch(chatlog: ChatlogScanner, data: bytes, offset: int, final: bool, split: bool = True) -> list[Message]:
     if not data.strip():
         return []
+    if _costly(data):
+        starts = [m.start() for m in _BOUNDARY.finditer(data)]
+        if split and len(starts) > 1:
+            return _pieces(chatlog, data, offset, final, starts)
+        data = _flatten(chatlog, data, offset)
     try:
-        if final:  # elements closed only by the end of the file were cut off: mark them
-            parser = etree.HTMLPullParser(events=("end",), tag="div", encoding="utf-8", collect_ids=False)
-            parser.feed(data)
-            for _ in parser.read_events():
-                pass
-            root = parser.close()
-            for _, el in parser.read_events():
-                el.set(CUT_ATTRIBUTE, "")
-            errors = parser.error_log
-        else:
-            root = etree.fromstring(data, html)
-            errors = html.error_log
-    except etree.LxmlError as exc:
+        tree = LexborHTMLParser(data + _EOF_PROBE if final else data)
+    except (SelectolaxError, RuntimeError) as exc:  # lexbor reads any bytes; this is out of memory
         if not chatlog.is_dce:
             _not_dce(chatlog.path, "no HTML elements")
         raise ExportParseError(chatlog.path, f"byte {offset}", f"unreadable HTML ({exc})") from exc
-    if any("Excessive depth" in e.message for e in errors):
-        # libxml2 stops a document at its depth limit (256) and drops everything after that point, so one
-        # deeply nested message would silently take the rest of the batch with it: parse message by message.
-        starts = [m.start() for m in _BOUNDARY.finditer(data)]
-        if split and len(starts) > 1:
-            return _pieces(chatlog, html, data, offset, final, starts)
-        chatlog.too_deep(data, offset)
     out: list[Message] = []
-    if root is not None:
-        chatlog.scan(root, out)
+    root = tree.root
+    if root is None:
+        return out
+    parts = chatlog.parts(root)
+    # Fewer messages than message start tags: markup left open (say a <div> or a <table>) took the
+    # messages after it inside its own; read message by message, so each costs at most itself.
+    if split and sum(part[0] is MESSAGE for part in parts) < data.count(b"data-message-id="):
+        starts = [m.start() for m in _BOUNDARY.finditer(data)]
+        if len(starts) > 1:
+            return _pieces(chatlog, data, offset, final, starts)
+    if final:  # elements closed only by the end of the file were cut off
+        probes = tree.tags(_EOF_TAG)
+        node = probes[-1].parent if probes else None
+        while node is not None:
+            chatlog.open_at_eof.add(node.mem_id)
+            node = node.parent
+    chatlog.read(parts, out)
     return out
 
 
-def _pieces(
-    chatlog: ChatlogScanner, html: etree.HTMLParser, data: bytes, offset: int, final: bool, starts: list[int]
-) -> list[Message]:
-    """A batch parsed piece by piece, cut before each message or group start, so nesting too deep costs
-    only the message it is in (warned by `ChatlogScanner.too_deep`), never the messages after it."""
+def _pieces(chatlog: ChatlogScanner, data: bytes, offset: int, final: bool, starts: list[int]) -> list[Message]:
+    """A batch parsed piece by piece, cut before each message or group start, so that markup nested
+    too deep or left open costs only the message it is in, never the messages after it."""
     bounds = [0, *(s for s in starts if s > 0), len(data)]
     out: list[Message] = []
     for n, (start, end) in enumerate(zip(bounds, bounds[1:], strict=False)):
         last = n == len(bounds) - 2
-        out += _batch(chatlog, html, data[start:end], offset + start, final and last, split=False)
+        out += _batch(chatlog, data[start:end], offset + start, final and last, split=False)
     return out
+
+
+def _costly(data: bytes) -> bool:
+    """Whether lexbor might take long on ``data``: its time is at most about (tags x open elements),
+    and the open elements are at most the start tags."""
+    tags = data.count(b"<")
+    return tags > 1 << 13 and tags * (tags - data.count(b"</")) > _COST_BUDGET
+
+
+def _flatten(chatlog: ChatlogScanner, data: bytes, offset: int) -> bytes:
+    """``data`` without the start tags (and their end tags) nested deeper than `DEPTH_LIMIT`, and a
+    warning naming the message if there were any. The nesting is followed by tag names, as a
+    well-formed file nests; the text stays, only formatting below the limit is lost."""
+    out, last, open_tags, dropped = [], 0, [], {}
+    for tag in _TAG.finditer(data):
+        name = tag.group(2).lower()
+        if not tag.group(1):  # a start tag
+            if name in _VOID:
+                continue
+            if len(open_tags) < DEPTH_LIMIT:
+                open_tags.append(name)
+                continue
+            dropped[name] = dropped.get(name, 0) + 1
+        elif open_tags and open_tags[-1] == name:
+            open_tags.pop()
+            continue
+        elif dropped.get(name):
+            dropped[name] -= 1
+        else:
+            if name in open_tags:  # closes the elements opened after its own
+                del open_tags[len(open_tags) - 1 - open_tags[::-1].index(name) :]
+            continue
+        out.append(data[last : tag.start()])
+        last = tag.end()
+    if not out:
+        return data
+    found = _MESSAGE_ID.search(data)
+    what = f"message {found.group(1).decode()}" if found else "the markup"
+    chatlog.report.warn(
+        f"byte {offset}",
+        f"{what} nests its markup more than {DEPTH_LIMIT} levels deep; tags below that depth were skipped, "
+        "their text kept (no DiscordChatExporter version writes this: the file was edited)",
+    )
+    out.append(data[last:])
+    return b"".join(out)
 
 
 def _not_dce(path: str, seen: str) -> NoReturn:
