@@ -24,23 +24,31 @@ def snowflake(mid: str) -> int:
 
 
 class IdSet:
-    """Message ids seen so far; ``add`` says whether an id is new."""
+    """Message ids seen so far; ``add`` says whether an id is new.
+
+    A reader that parses ids itself, once per message, may take the common case inline (the JSON reader
+    does): ``if number > ids.last: ids.last = number; ids.ascending.append(number)``, and call
+    `add_parsed` otherwise. ``ascending`` stays sorted that way.
+    """
 
     def __init__(self) -> None:
-        self._ascending = array("Q")  # sorted: every id appended is above the last one
-        self._last = -1
-        self._others: set[int | str] = set()  # ids that came below ``_last``, and non-snowflakes
+        self.ascending = array("Q")  # sorted: every id appended is above the last one
+        self.last = -1
+        self._others: set[int | str] = set()  # ids that came below ``last``, and non-snowflakes
 
     def add(self, mid: str) -> bool:
         """Remember ``mid``; False when it was seen before."""
-        number = snowflake(mid)
-        if number > self._last:  # the usual case: nothing above the last id can have been seen
-            self._ascending.append(number)
-            self._last = number
+        return self.add_parsed(mid, snowflake(mid))
+
+    def add_parsed(self, mid: str, number: int) -> bool:
+        """`add` for an id whose `snowflake` value the caller already has."""
+        if number > self.last:  # the usual case: nothing above the last id can have been seen
+            self.ascending.append(number)
+            self.last = number
             return True
         if number >= 0:
-            at = bisect_left(self._ascending, number)
-            if at < len(self._ascending) and self._ascending[at] == number:
+            at = bisect_left(self.ascending, number)
+            if at < len(self.ascending) and self.ascending[at] == number:
                 return False
         key: int | str = number if number >= 0 else mid
         if key in self._others:
@@ -49,9 +57,9 @@ class IdSet:
         return True
 
     def clear(self) -> None:
-        self._ascending = array("Q")
-        self._last = -1
+        self.ascending = array("Q")
+        self.last = -1
         self._others.clear()
 
     def __len__(self) -> int:
-        return len(self._ascending) + len(self._others)
+        return len(self.ascending) + len(self._others)

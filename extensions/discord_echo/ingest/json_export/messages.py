@@ -12,14 +12,13 @@ Times, time zones and snowflakes, Message types and system messages, and Replies
 from __future__ import annotations
 
 import re
-from array import array
-from bisect import bisect_left
 from collections.abc import Generator, Iterator
 from dataclasses import fields
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from discord_echo.core.errors import ExportParseError
+from discord_echo.core.id_sets import IdSet
 from discord_echo.core.messages import Author, Channel, Message, Source, is_system_kind
 from discord_echo.ingest.base import FileReport
 from discord_echo.ingest.json_export.version import VersionGuess
@@ -60,8 +59,8 @@ def read_messages(parser: MessageBatches, source: Source, report: FileReport) ->
     """Yield a `Message` for each message object of ``parser``'s batches; return how many."""
     authors: dict[tuple[Any, ...], Author] = {}  # raw author fields -> the one shared Author
     distinct: dict[Author, Author] = {}  # so that e.g. nickname null and nickname == name share one too
-    seen = _SeenIds()
-    remember = seen.ids.append
+    seen = IdSet()  # ids as 8-byte integers while they ascend (core/id_sets.py)
+    remember = seen.ascending.append
     fromisoformat = datetime.fromisoformat
     versions = parser.versions
     index = 0
@@ -79,12 +78,12 @@ def read_messages(parser: MessageBatches, source: Source, report: FileReport) ->
                 mid = m["id"]
                 if type(mid) is not str:
                     mid = _snowflake(mid, "id")
-                # A snowflake as an int; -1 (the slow path) for anything int() would not round-trip.
+                # A snowflake as an int (id_sets.snowflake, inlined); -1 for anything int() would not round-trip.
                 number = int(mid) if len(mid) < 20 and mid.isascii() and mid.isdigit() and mid[0] != "0" else -1
                 if number > seen.last:  # the usual case: ids ascend (oldest first: docs/formats.md)
                     seen.last = number
                     remember(number)
-                elif not seen.add(mid, number):
+                elif not seen.add_parsed(mid, number):
                     report.warn(f"message #{index + 1}", f"duplicate message id {mid}: kept the first copy")
                     index += 1
                     continue
@@ -156,38 +155,6 @@ def read_messages(parser: MessageBatches, source: Source, report: FileReport) ->
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ExportParseError(source.path, parser.where(index, k), _reason(items[k], exc)) from exc
     return index
-
-
-class _SeenIds:
-    """The message ids read so far, to drop duplicates (partition merges, hand edits).
-
-    Why ids repeat: docs/formats.md, Partitions and renamed files.
-
-    DCE writes messages in id order, so while the ids ascend they are kept as 8-byte integers
-    in a sorted array: 40 MB for a 5M-message export, where a set of strings takes 500 MB.
-    ``read_messages`` appends ids above ``last`` itself; `add` handles the rest, switching to a
-    set for files in any other order (newest first, shuffled, non-numeric ids).
-    """
-
-    def __init__(self) -> None:
-        self.last = -1
-        self.ids = array("Q")
-        self.strings: set[str] | None = None
-
-    def add(self, mid: str, number: int) -> bool:
-        """Record an id that is not above ``last``; False if it was seen before."""
-        if self.strings is None:
-            if number >= 0:
-                at = bisect_left(self.ids, number)
-                if at < len(self.ids) and self.ids[at] == number:
-                    return False
-            self.strings = {str(n) for n in self.ids}
-            self.ids = array("Q")
-            self.last = 1 << 64  # every later id comes here
-        if mid in self.strings:
-            return False
-        self.strings.add(mid)
-        return True
 
 
 def channel_from_root(meta: dict[str, Any], path: str) -> Channel:
