@@ -14,6 +14,7 @@ must not exhaust Python's stack. Text is gathered by lexbor itself (also without
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
 
 from selectolax.lexbor import LexborNode
 
@@ -79,21 +80,7 @@ def find_below(el: LexborNode | None, *names: str) -> LexborNode | None:
     """The first descendant of ``el`` (not ``el`` itself) carrying one of the classes ``names``."""
     if el is None:
         return None
-    stop = el.mem_id
-    node = el.first_child
-    while node is not None:
-        if has_class(node, names):  # text and comments have no attributes
-            return node
-        child = node.first_child
-        if child is not None:
-            node = child
-            continue
-        while node.next is None:
-            node = node.parent
-            if node is None or node.mem_id == stop:
-                return None
-        node = node.next
-    return None
+    return next((node for node in islice(descendants(el), 1, None) if has_class(node, names)), None)
 
 
 def string_of(el: LexborNode) -> str:
