@@ -22,7 +22,6 @@ from discord_echo.core.messages import Author, Message
 from discord_echo.dataset.cleaning import CleaningConfig, CleaningReport, clean, may_keep
 from discord_echo.dataset.conversations import (
     ConversationConfig,
-    channel_key,
     message_channel_key,
 )
 from discord_echo.dataset.participants import Identity, Participant, participants_from_counts, resolve_identity
@@ -184,7 +183,16 @@ def build_dataset(
     report_progress(0.3, f"cleaning, scrubbing and shaping {total:,} messages")
     names_scrubber = scrubber if settings.privacy.names else None
     replies = survey.replies
-    shaper = Shaper(settings.dataset, settings.conversations, renderer, system, group_channels, replies, names_scrubber)
+    shaper = Shaper(
+        settings.dataset,
+        settings.conversations,
+        renderer,
+        system,
+        group_channels,
+        survey.unordered,
+        replies,
+        names_scrubber,
+    )
     cleaning_report = CleaningReport()
     redactions = scrubber.new_report()
     kept: Counter[str] = Counter()
@@ -204,7 +212,7 @@ def build_dataset(
         if message.id is not None and replies.wanted(message.id):
             who = message.author.display_name
             replies.keep(message.id, names_scrubber.scrub(who) if names_scrubber else who, utterance.text)
-        shaper.add(utterance, deferred=channel_key(utterance) in survey.unordered)
+        shaper.add(utterance)
     if not mine_kept:
         raise EmptyDatasetError("cleaning", cleaning_report.to_dict()["dropped"])
     train, held_out, conversations, eval_conversations = shaper.finish()

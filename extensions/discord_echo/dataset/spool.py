@@ -125,15 +125,5 @@ class SampleView(Sequence[Sample]):
     def __add__(self, other: Sequence[Sample]) -> list[Sample]:
         return [*self, *other]
 
-    def __radd__(self, other: Sequence[Sample]) -> list[Sample]:
-        return [*other, *self]
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Sequence) and not isinstance(other, str):
-            return list(self) == list(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
     def __repr__(self) -> str:
         return f"SampleView({len(self)} samples)"

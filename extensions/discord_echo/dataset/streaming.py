@@ -160,6 +160,7 @@ class Shaper:
         renderer: TokenCounter,
         system: str | None,
         group_channels: set[str],
+        unordered_channels: set[str],
         replies: ReplyTargets,
         speaker_scrubber: Scrubber | None,
     ):
@@ -170,15 +171,16 @@ class Shaper:
         self._conversations = conversations
         self._stream = ConversationStream(conversations)
         self._group_channels = group_channels
+        self._unordered = unordered_channels  # not oldest-first (the first pass found them): kept, then sorted
         self._speaker_scrubber = speaker_scrubber  # pseudonymizes the others' names in "Name: " prefixes
         self._deferred: dict[str, list[Utterance]] = {}
         self._channel_rank: dict[str, int] = {}
 
-    def add(self, utterance: Utterance, deferred: bool) -> None:
-        """Take the next utterance; ``deferred`` for a channel that is not in time order (kept until ``finish``)."""
+    def add(self, utterance: Utterance) -> None:
+        """Take the next utterance; one of a channel that is not in time order is kept until ``finish``."""
         key = channel_key(utterance)
         self._channel_rank.setdefault(key, len(self._channel_rank))
-        if deferred:
+        if key in self._unordered:
             self._deferred.setdefault(key, []).append(utterance)
             return
         for conversation in self._stream.add(utterance):
