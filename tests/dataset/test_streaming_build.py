@@ -161,3 +161,16 @@ def test_an_id_set_remembers_ids_in_any_order():
     for odd in ("abc", "0123", "123456789012345678901234"):  # not snowflakes: kept as strings
         assert ids.add(odd) and not ids.add(odd)
     assert len(ids) == len(ascending) + 4
+
+
+def test_a_long_build_reports_progress_from_both_passes(tmp_path):
+    # The tab shows these as its progress bar: the first pass counts what it has read (its total is not
+    # known yet), the second moves the fraction, and the last report says how many samples are ready.
+    heard: list[tuple[float, str]] = []
+    path = _export(tmp_path, 3000)  # ~27,000 messages: more than one report from each pass
+    result = build_dataset([path], ["alex"], BuildConfig(), load_renderer(), lambda f, what: heard.append((f, what)))
+    fractions = [f for f, _ in heard]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert any(what == "reading the exports (20,000 messages)" for _, what in heard)
+    assert sum(what.startswith("shaping samples (") for _, what in heard) >= 10
+    assert heard[-1][1] == f"{len(result.train):,} training samples"

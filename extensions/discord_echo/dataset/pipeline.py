@@ -165,8 +165,10 @@ def build_dataset(
     file_reports: list[FileReport] = []
     same_channel = SameChannelCheck()  # one channel given in two formats would be trained on twice
     survey = _Survey()
-    for message in same_channel.watch(read_exports(paths, settings.read, file_reports)):
+    for read, message in enumerate(same_channel.watch(read_exports(paths, settings.read, file_reports)), 1):
         survey.observe(message, settings.cleaning)
+        if read % 20_000 == 0:  # the total is not known yet: the count shows a long read is moving
+            report_progress(0.0, f"reading the exports ({read:,} messages)")
     errors = [r.error for r in file_reports if r.error]
     if not survey.authors:
         raise EmptyDatasetError("reading", {"files": len(file_reports), "unreadable": len(errors)})
