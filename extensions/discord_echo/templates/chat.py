@@ -32,6 +32,7 @@ from discord_echo.templates.instruction import (
     render_template,
     template_errors,
 )
+from discord_echo.templates.row_layout import RowLayout
 from discord_echo.templates.tokenizer_files import read_tokenizer_files
 
 __all__ = [
@@ -138,6 +139,7 @@ class ChatRenderer:
         self._encoder: Any = None
         self._splitter: re.Pattern[str] | None | bool = False  # False: not looked up yet; None: no split points
         self._piece_counts: dict[str, int] = {}
+        self._layouts: dict[bool, RowLayout | None] = {}  # with / without a system line; learnt when first asked
         self.template_label = template_label
         self.description = description
         self.exact = tokenizer is not None
@@ -169,8 +171,32 @@ class ChatRenderer:
         """
         if self._tokenizer is None:
             return [self.count_tokens(row) for row in rows]
-        texts = [self._render(checked_messages(row, self.template_label), False) for row in rows]
-        return [len(ids) for ids in self._encode(texts)]
+        return self.count_rendered(self.render_rows(rows))
+
+    def render_rows(self, rows: Sequence[Sequence[Message]]) -> list[str]:
+        """``render`` of each row: the first half of ``count_tokens_batch``."""
+        return [self._render(checked_messages(row, self.template_label), False) for row in rows]
+
+    def count_rendered(self, texts: Sequence[str]) -> list[int]:
+        """Tokens of each rendered row, as ``apply_chat_template(tokenize=True)`` counts them (the second half
+        of ``count_tokens_batch``); estimated without a tokenizer."""
+        if self._tokenizer is None:
+            return [estimate_tokens(text) for text in texts]
+        lengths = getattr(self._tokenizer, "lengths", None)
+        if lengths is not None:
+            with template_errors(self.template_label):
+                return lengths(list(texts))
+        return [len(ids) for ids in self._encode(list(texts))]
+
+    @property
+    def counts_in_background(self) -> bool:
+        """True when ``count_rendered`` may run on a worker thread while this thread keeps using the renderer.
+
+        So it is with the ``tokenizer.json`` read by templates/tokenizer_files.py: encoding only reads the
+        tokenizer and releases the GIL. transformers' own tokenizers may set their padding and truncation on a
+        call (a write that fails while another thread encodes), so they count on the caller's thread.
+        """
+        return hasattr(self._tokenizer, "lengths")
 
     def count_tokens_composed(self, messages: Sequence[Message]) -> int:
         """``count_tokens(messages)`` summed from the token counts of the rendered text's pieces.
@@ -182,10 +208,9 @@ class ChatRenderer:
         emitted rows with ``count_tokens_batch`` (dataset/samples.py does, and falls back on a mismatch).
         Without a tokenizer this is ``count_tokens``.
         """
-        msgs = checked_messages(messages, self.template_label)
         if self._tokenizer is None:
-            return self.count_tokens(msgs)
-        pieces = self._pieces(self._piece_render_fn(msgs, False))
+            return self.count_tokens(messages)
+        pieces = self._pieces(self._composed_text(messages))
         counts = self._piece_counts
         # Looked up before counting what is missing: counting may empty a full cache (``_count_pieces``).
         known = {piece: counts[piece] for piece in dict.fromkeys(pieces) if piece in counts}
@@ -196,16 +221,31 @@ class ChatRenderer:
 
     def prime(self, rows: Sequence[Sequence[Message]]) -> None:
         """Tokenize the distinct pieces of these rows in one batch, for later ``count_tokens_composed`` calls."""
+        missing = self.uncounted_pieces(rows)
+        if missing:
+            self.remember(missing, self.count_rendered(missing))
+
+    def uncounted_pieces(self, rows: Sequence[Sequence[Message]]) -> list[str]:
+        """The distinct pieces of these rows not counted yet (none without a tokenizer): what ``prime`` counts.
+
+        ``prime`` in two halves, so the counting can run on another thread: ``remember(pieces,
+        count_rendered(pieces))`` completes it.
+        """
         if self._tokenizer is None:
-            return
+            return []
         counts = self._piece_counts
         missing: dict[str, None] = {}
         for row in rows:
-            for piece in self._pieces(self._piece_render_fn(checked_messages(row, self.template_label), False)):
+            for piece in self._pieces(self._composed_text(row)):
                 if piece not in counts:
                     missing[piece] = None
-        if missing:
-            self._count_pieces(list(missing))
+        return list(missing)
+
+    def remember(self, pieces: Sequence[str], counts: Sequence[int]) -> None:
+        """Keep the token counts of ``pieces`` for ``count_tokens_composed``; a full cache is emptied first."""
+        if len(self._piece_counts) + len(pieces) > self.PIECE_CACHE_LIMIT:
+            self._piece_counts.clear()
+        self._piece_counts.update(zip(pieces, counts, strict=True))
 
     def trained_spans(self, messages: Sequence[Message]) -> list[Span]:
         """Character spans of ``render(messages)`` whose tokens the trainer trains on (labels not -100).
@@ -247,6 +287,17 @@ class ChatRenderer:
 
     # -- internals
 
+    def _composed_text(self, messages: Sequence[Message]) -> str:
+        """``render(messages)`` for counting: joined from the template's `RowLayout` where it has one."""
+        system = bool(messages) and messages[0].get("role") == "system"
+        if system not in self._layouts:
+            self._layouts[system] = RowLayout.learn(self._piece_render_fn, system)
+        layout = self._layouts[system]
+        text = layout.text(messages) if layout is not None else None
+        if text is None:
+            text = self._piece_render_fn(checked_messages(messages, self.template_label), False)
+        return text
+
     def _render(self, messages: list[dict[str, Any]], add_generation_prompt: bool) -> str:
         return self._render_fn(messages, add_generation_prompt)
 
@@ -277,21 +328,29 @@ class ChatRenderer:
     PIECE_CACHE_LIMIT = 8_192
 
     def _count_pieces(self, pieces: list[str]) -> dict[str, int]:
-        """Token counts of ``pieces``, remembered; the cache is emptied first when they would overfill it."""
-        if len(self._piece_counts) + len(pieces) > self.PIECE_CACHE_LIMIT:
-            self._piece_counts.clear()
-        fresh = {piece: len(ids) for piece, ids in zip(pieces, self._encode(pieces), strict=True)}
-        self._piece_counts.update(fresh)
-        return fresh
+        """Token counts of ``pieces``, remembered."""
+        counts = self.count_rendered(pieces)
+        self.remember(pieces, counts)
+        return dict(zip(pieces, counts, strict=True))
 
     def _pieces(self, text: str) -> list[str]:
         pattern = self._split_pattern()
         if pattern is None:
             return [text]
-        return [piece for piece in pattern.split(text) if piece]
+        # Cut before each match; finditer on the tokens themselves is faster than splitting on a lookahead.
+        pieces = []
+        start = 0
+        for match in pattern.finditer(text):
+            cut = match.start()
+            if cut > start:
+                pieces.append(text[start:cut])
+                start = cut
+        if start < len(text):
+            pieces.append(text[start:])
+        return pieces
 
     def _split_pattern(self) -> re.Pattern[str] | None:
-        """A zero-width pattern matching just before each added token that is a safe place to cut, or None.
+        """A pattern matching each added token that is a safe place to cut before, or None.
 
         The tokenizer cuts its input at added tokens before normalizing and pre-tokenizing the rest, so text on
         either side of such a token is encoded independently. Safe are added tokens matched on the raw text
@@ -316,7 +375,7 @@ class ChatRenderer:
             ]
             if safe and getattr(self._tokenizer, "is_fast", False):
                 alternatives = "|".join(re.escape(content) for content in sorted(safe, key=len, reverse=True))
-                self._splitter = re.compile(f"(?=(?:{alternatives}))")
+                self._splitter = re.compile(alternatives)
         return self._splitter if isinstance(self._splitter, re.Pattern) else None
 
     def _token_boundaries(self, messages: list[dict[str, Any]], text: str) -> tuple[list[int], list[int]] | None:

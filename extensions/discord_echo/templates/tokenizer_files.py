@@ -58,6 +58,11 @@ class TokenizerFile:
         encodings = self.backend_tokenizer.encode_batch_fast(list(texts), add_special_tokens=add_special_tokens)
         return {"input_ids": [list(e.ids) for e in encodings]}
 
+    def lengths(self, texts: Sequence[str]) -> list[int]:
+        """Tokens in each text, encoded without special tokens; no id lists are built. Safe to call from
+        several threads at once: encoding only reads the tokenizer (and releases the GIL while it runs)."""
+        return [len(e) for e in self.backend_tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)]
+
     def get_chat_template(self) -> str:
         """The chat template, or its "default" one when the folder holds several (as transformers picks)."""
         template = self.chat_template

@@ -1,0 +1,139 @@
+"""How a chat template lays out the rows the dataset builder makes, learnt once from a few renders.
+
+While packing, the builder asks for the token count of many candidate rows, each an optional system line
+followed by (user, assistant) pairs. Rendering every candidate through Jinja costs more than counting it
+(tens of microseconds a render, several candidates per sample). Most chat templates put each message's text
+between fixed strings that depend only on where the message sits: before the first content, between the
+system line and the first user turn, inside the first, a middle or the last pair, after the last reply.
+`RowLayout.learn` renders rows of one to four pairs whose contents are markers, reads those strings off, and
+keeps the layout only if it rebuilds every probe render exactly; `RowLayout.text` then joins strings instead of
+rendering. A template that lays rows out any other way (the system line moved into a later turn, the markers
+out of order, an error on some shape) gets no layout and is rendered as before.
+
+A layout is a shortcut for counting, never the last word: a template could still treat some real content
+differently from the markers (trim it, say). The builder verifies every emitted sample with the trainer's own
+``apply_chat_template`` (dataset/samples.py) and counts whole rows if a composed count is ever off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from itertools import product
+from typing import Any
+
+RenderFn = Callable[[list[dict[str, Any]], bool], str]
+
+PROBE_PAIRS = 4  # first, two middle and last pair: every place a pair can take in a row
+ROLES = ("system", "user", "assistant")
+# What templates do to a message's text before placing it: webui instruction templates right-strip system and
+# user text, Llama 3's template trims it. Learnt per role from probes whose contents are padded with spaces.
+CONTENT_EDITS: dict[str, Callable[[str], str]] = {
+    "as is": lambda text: text,
+    "strip": str.strip,
+    "rstrip": str.rstrip,
+    "lstrip": str.lstrip,
+}
+_PADDING = " \n "
+
+
+def _marker(number: int, padded: bool = False) -> str:
+    # Private-use characters: no template writes them itself, and no filter changes them.
+    marker = f"\ue000{number}\ue001"
+    return f"{_PADDING}{marker}{_PADDING}" if padded else marker
+
+
+@dataclass(frozen=True)
+class RowLayout:
+    """The fixed strings around the contents of ``[system] + (user, assistant)+`` rows (see the module doc)."""
+
+    system: bool  # whether the rows start with a system message
+    head: str  # before the first content
+    after_system: str  # between the system content and the first user content ('' without a system line)
+    first_pair: tuple[str, str]  # (between user and assistant, after the assistant) of the first pair
+    middle_pair: tuple[str, str]
+    last_user_to_assistant: str
+    tail: str  # after the last assistant content
+    edits: tuple[str, str, str] = ("as is", "as is", "as is")  # CONTENT_EDITS names for system, user, assistant
+
+    @classmethod
+    def learn(cls, render: RenderFn, system: bool) -> RowLayout | None:
+        """The layout of ``render``'s rows with or without a system line, or None if the template has none."""
+        rows = [_probe_row(pairs, system) for pairs in range(1, PROBE_PAIRS + 1)]
+        padded_rows = [_probe_row(pairs, system, padded=True) for pairs in range(1, PROBE_PAIRS + 1)]
+        try:
+            probes = [render(row, False) for row in rows]
+            padded_probes = [render(row, False) for row in padded_rows]
+        except Exception:  # noqa: BLE001 - any template error means "render these rows as before"
+            return None
+        frames = _frames(probes[-1], range(0 if system else 1, 2 * PROBE_PAIRS + 1))
+        if frames is None:
+            return None
+        head, rest = frames[0], frames[1:]
+        after_system = ""
+        if system:
+            after_system, rest = rest[0], rest[1:]
+        pairs = [(rest[2 * i], rest[2 * i + 1]) for i in range(PROBE_PAIRS)]
+        if pairs[1] != pairs[2]:
+            return None  # the middle pairs differ from one another: laid out by position, not by a fixed rule
+        layout = cls(system, head, after_system, pairs[0], pairs[1], pairs[-1][0], pairs[-1][1])
+        if [layout.text(row) for row in rows] != probes:
+            return None
+        for edits in product(CONTENT_EDITS, repeat=len(ROLES)):
+            edited = replace(layout, edits=edits)
+            if [edited.text(row) for row in padded_rows] == padded_probes:
+                return edited
+        return None
+
+    def text(self, messages: Sequence[dict[str, Any]]) -> str | None:
+        """The rendered row, or None when ``messages`` is not ``[system] + (user, assistant)+`` of text."""
+        start = 1 if self.system else 0
+        if len(messages) < start + 2 or (len(messages) - start) % 2:
+            return None
+        if self.system and messages[0].get("role") != "system":
+            return None
+        edit_system, edit_user, edit_assistant = (CONTENT_EDITS[name] for name in self.edits)
+        parts = [self.head]
+        if self.system:
+            content = messages[0].get("content")
+            if not isinstance(content, str):
+                return None
+            parts += (edit_system(content), self.after_system)
+        last = len(messages) - 2
+        for index in range(start, len(messages), 2):
+            user, assistant = messages[index], messages[index + 1]
+            if user.get("role") != "user" or assistant.get("role") != "assistant":
+                return None
+            asked, answered = user.get("content"), assistant.get("content")
+            if not isinstance(asked, str) or not isinstance(answered, str):
+                return None
+            if index == last:
+                between, after = self.last_user_to_assistant, self.tail
+            else:
+                between, after = self.first_pair if index == start else self.middle_pair
+            parts += (edit_user(asked), between, edit_assistant(answered), after)
+        return "".join(parts)
+
+
+def _probe_row(pairs: int, system: bool, padded: bool = False) -> list[dict[str, Any]]:
+    row: list[dict[str, Any]] = [{"role": "system", "content": _marker(0, padded)}] if system else []
+    for pair in range(pairs):
+        row.append({"role": "user", "content": _marker(2 * pair + 1, padded)})
+        row.append({"role": "assistant", "content": _marker(2 * pair + 2, padded)})
+    return row
+
+
+def _frames(text: str, numbers: range) -> list[str] | None:
+    """The strings around the numbered markers of a probe render, if each appears once and in order."""
+    frames: list[str] = []
+    rest = text
+    for number in numbers:
+        marker = _marker(number)
+        if text.count(marker) != 1:
+            return None
+        before, found, rest = rest.partition(marker)
+        if not found:
+            return None
+        frames.append(before)
+    frames.append(rest)
+    return frames
