@@ -41,10 +41,13 @@ ChatMessage = dict[str, str]
 class TokenCounter(Protocol):
     """What the builder needs of a renderer (templates/chat.py ``ChatRenderer`` provides it).
 
-    ``count_tokens`` is the trainer's count of one row, ``count_tokens_batch`` the same for many rows at once.
-    When ``composes`` is True, ``count_tokens_composed`` gives the same number from cached counts of the
-    row's pieces (``prime`` tokenizes many pieces in one batch); the builder verifies every emitted sample
-    against ``count_tokens_batch`` and counts whole rows if a composed count is ever off.
+    ``count_tokens`` is the trainer's count of one row, ``count_tokens_batch`` the same for many rows at once
+    (``render_rows`` then ``count_rendered``: the rendering and the tokenizing halves). When ``composes`` is
+    True, ``count_tokens_composed`` gives the same number from cached counts of the row's pieces (``prime``
+    tokenizes many pieces in one batch, or in halves: ``uncounted_pieces``, then ``remember`` their
+    ``count_rendered``); the builder verifies every emitted sample against the trainer's count
+    and counts whole rows if a composed count is ever off. ``counts_in_background``: ``count_rendered`` may
+    run on another thread while this one goes on using the renderer.
     """
 
     exact: bool
@@ -53,13 +56,24 @@ class TokenCounter(Protocol):
     @property
     def composes(self) -> bool: ...
 
+    @property
+    def counts_in_background(self) -> bool: ...
+
     def count_tokens(self, messages: Sequence[ChatMessage]) -> int: ...
 
     def count_tokens_batch(self, rows: Sequence[Sequence[ChatMessage]]) -> list[int]: ...
 
+    def render_rows(self, rows: Sequence[Sequence[ChatMessage]]) -> list[str]: ...
+
+    def count_rendered(self, texts: Sequence[str]) -> list[int]: ...
+
     def count_tokens_composed(self, messages: Sequence[ChatMessage]) -> int: ...
 
     def prime(self, rows: Sequence[Sequence[ChatMessage]]) -> None: ...
+
+    def uncounted_pieces(self, rows: Sequence[Sequence[ChatMessage]]) -> list[str]: ...
+
+    def remember(self, pieces: Sequence[str], counts: Sequence[int]) -> None: ...
 
 
 NamePrefix = Literal["auto", "always", "never"]
@@ -199,6 +213,27 @@ class _Segment:
     reply: Turn
 
 
+@dataclass
+class PreparedConversation:
+    """One conversation cut into segments, not packed yet; ``row`` holds every segment, for priming counts."""
+
+    number: int
+    segments: list[_Segment]
+    row: list[ChatMessage]
+
+
+@dataclass
+class ShapedConversation:
+    """One conversation's packed samples; ``composed``: their counts are sums of pieces, not yet checked."""
+
+    number: int
+    segments: list[_Segment]
+    samples: list[Sample]
+    dropped: int  # my replies too long even alone
+    trimmed: int  # segments whose context was cut to fit
+    composed: bool
+
+
 class SampleBuilder:
     """Shapes the samples of many conversations with one renderer and one config."""
 
@@ -223,27 +258,61 @@ class SampleBuilder:
 
     # -- public -------------------------------------------------------------------------
     def build(self, conversation: Conversation, number: int, group_chat: bool) -> list[Sample]:
+        """The conversation's samples, their counts checked at once (`prepare`, `shape_now`, `record`)."""
+        return self.record(self.shape_now(self.prepare(conversation, number, group_chat)))
+
+    @property
+    def composes(self) -> bool:
+        """Whether `pack` composes counts from pieces (until a `check` finds one off)."""
+        return self._compose
+
+    def shape_now(self, prepared: PreparedConversation) -> ShapedConversation:
+        """Prime, pack and check a prepared conversation on this thread (dataset/background_counts.py does the
+        same with the tokenizing on a worker thread)."""
+        if self._compose:
+            # Every turn of the conversation rendered and tokenized once, in one batch; the packing then
+            # composes each candidate's count from these pieces.
+            self.renderer.prime([prepared.row])
+        shaped = self.pack(prepared)
+        if shaped.composed:
+            shaped = self.check(shaped, self.renderer.count_tokens_batch([s.messages for s in shaped.samples]))
+        return shaped
+
+    def prepare(self, conversation: Conversation, number: int, group_chat: bool) -> PreparedConversation:
+        """The conversation's segments, and the row of all of them whose pieces ``pack`` will want counted."""
         self.report.conversations += 1
         prefix = self.config.name_prefix == "always" or (self.config.name_prefix == "auto" and group_chat)
         segments = self._segments(conversation, prefix)
-        if self._compose:
-            # Every turn of the conversation rendered and tokenized once, in one batch; the packing below then
-            # composes each candidate's count from these pieces.
-            self.renderer.prime([self._messages(segments)])
-        samples, dropped, trimmed = self._pack(segments, number)
-        if self._compose:
-            exact = self.renderer.count_tokens_batch([s.messages for s in samples])
-            if exact != [s.tokens for s in samples]:
-                # This tokenizer's pieces do not add up: count whole rows from now on, this conversation again.
-                self._compose = False
-                samples, dropped, trimmed = self._pack(segments, number)
-        self.report.my_turns += len(segments)
-        if dropped:
-            self.report.dropped["reply_over_cutoff"] += dropped
-        self.report.trimmed_context += trimmed
-        self.report.samples += len(samples)
-        self.report.token_lengths.extend(s.tokens for s in samples)
-        return samples
+        return PreparedConversation(number, segments, self._messages(segments))
+
+    def pack(self, prepared: PreparedConversation) -> ShapedConversation:
+        """Pack prepared segments into samples; counts are composed (to `check`) unless a check failed before.
+
+        Packing asks for the counts of the pieces of ``prepared.row`` (and of trimmed turns); ``prime`` them
+        first, or each missing one is tokenized when asked for.
+        """
+        composed = self._compose
+        samples, dropped, trimmed = self._pack(prepared.segments, prepared.number)
+        return ShapedConversation(prepared.number, prepared.segments, samples, dropped, trimmed, composed)
+
+    def check(self, shaped: ShapedConversation, exact: Sequence[int]) -> ShapedConversation:
+        """``shaped`` if ``exact`` (the trainer's counts of its samples) agree with its composed counts; else the
+        conversation packed again counting whole rows, as every later one will be."""
+        if not shaped.composed or list(exact) == [s.tokens for s in shaped.samples]:
+            return shaped
+        self._compose = False
+        samples, dropped, trimmed = self._pack(shaped.segments, shaped.number)
+        return ShapedConversation(shaped.number, shaped.segments, samples, dropped, trimmed, False)
+
+    def record(self, shaped: ShapedConversation) -> list[Sample]:
+        """Count a checked conversation in the report; returns its samples."""
+        self.report.my_turns += len(shaped.segments)
+        if shaped.dropped:
+            self.report.dropped["reply_over_cutoff"] += shaped.dropped
+        self.report.trimmed_context += shaped.trimmed
+        self.report.samples += len(shaped.samples)
+        self.report.token_lengths.extend(s.tokens for s in shaped.samples)
+        return shaped.samples
 
     # -- internals ----------------------------------------------------------------------
     def _pack(self, segments: list[_Segment], number: int) -> tuple[list[Sample], int, int]:

@@ -18,10 +18,11 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import overload
 
 from discord_echo.core.id_sets import snowflake
+from discord_echo.dataset.background_counts import BackgroundCounts
 from discord_echo.dataset.cleaning import Utterance
 from discord_echo.dataset.conversations import Conversation, ConversationConfig, ConversationStream, channel_key
 from discord_echo.dataset.privacy.scrubber import Scrubber
-from discord_echo.dataset.samples import DatasetConfig, SampleBuilder, TokenCounter
+from discord_echo.dataset.samples import DatasetConfig, SampleBuilder, ShapedConversation, TokenCounter
 from discord_echo.dataset.spool import SampleSpool, SampleView
 
 _AWARE_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -166,6 +167,7 @@ class Shaper:
     ):
         self.replies = replies
         self.builder = SampleBuilder(dataset, renderer, system, replies.texts)
+        self.counts = BackgroundCounts(self.builder, renderer)  # tokenized beside the build where it can be
         self.spool = SampleSpool()
         self.table = ConversationTable()
         self._conversations = conversations
@@ -199,6 +201,9 @@ class Shaper:
             for conversation in stream.finish():
                 self._shape(conversation)
         self._deferred.clear()
+        for checked in self.counts.finish():
+            self._keep(checked)
+        self.counts.close()
         order = self.table.sort()
         start = held_out_start(self.table.my_turns(), self.builder.config.eval_fraction)
         numbered = [(shaped, number) for number, shaped in enumerate(order)]
@@ -214,12 +219,22 @@ class Shaper:
                         turn.speaker = self._speaker_scrubber.scrub(turn.speaker)
             key = conversation.channel_key
             self.table.append(conversation.start, key, len(conversation.turns), my_turns, self._channel_rank[key])
-            shaped = len(self.table) - 1
-            samples = self.builder.build(conversation, shaped, key in self._group_channels)
-            self.spool.add(samples)
+            prepared = self.builder.prepare(conversation, len(self.table) - 1, key in self._group_channels)
+            for checked in self.counts.add(prepared):
+                self._keep(checked)
+        # The quotes are in the prepared segments now: packing, and packing again after a check, needs none.
         for turn in conversation.turns:
             if turn.reply_to is not None:
                 self.replies.replied(turn.reply_to)
+
+    def _keep(self, checked: ShapedConversation) -> None:
+        number = self.spool.add(self.builder.record(checked))
+        if number != checked.number:  # BackgroundCounts hands conversations back in the order they came
+            raise RuntimeError(f"conversation {checked.number} was spooled as {number}")
+
+    def close(self) -> None:
+        """Stop the counting's worker thread (``finish`` does; call this when a build stops early)."""
+        self.counts.close()
 
 
 def held_out_start(mine: list[int], fraction: float) -> int:

@@ -1,0 +1,108 @@
+"""Token counting on a worker thread (dataset/background_counts.py) gives the dataset counting in line gives."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from discord_echo.core.errors import EchoError
+from discord_echo.dataset import background_counts
+from discord_echo.dataset.pipeline import BuildConfig, build_dataset
+from discord_echo.dataset.samples import DatasetConfig
+from discord_echo.templates.chat import ChatRenderer, load_renderer
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "samples"))
+import make_sample  # noqa: E402  (the bundled sample's generator)
+
+WORKER = "discord_echo-counts"
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    pytest.importorskip("tokenizers")
+    from discord_echo.train.tiny_models import build_tiny_tokenizer
+
+    return build_tiny_tokenizer(tmp_path_factory.mktemp("tiny-tokenizer"))
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory) -> Path:
+    data = make_sample.build(seed=5, sessions=80, gap_hours=(1, 2))
+    for number, message in enumerate(data["messages"]):
+        if message["author"]["name"] != "alex" and number % 23 == 0:  # the odd long story, to be trimmed
+            message["content"] = " ".join(["so anyway the thing about that place is"] * 30)
+    path = tmp_path_factory.mktemp("export") / "dm.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    # Many small batches, one under way at a time: every hand-over and wait of the pipeline is exercised.
+    monkeypatch.setattr(background_counts, "BATCH_TEXTS", 8)
+    monkeypatch.setattr(background_counts, "BATCH_CONVERSATIONS", 3)
+    monkeypatch.setattr(background_counts, "MAX_BATCHES", 1)
+
+
+SETTINGS = BuildConfig(dataset=DatasetConfig(cutoff_len=96))  # small: turns get trimmed and dropped too
+
+
+def _build(export: Path, renderer: ChatRenderer):
+    result = build_dataset([export], ["alex"], SETTINGS, renderer)
+    rows = [(s.messages, s.tokens, s.conversation, s.my_message_ids) for s in [*result.train, *result.held_out]]
+    return rows, result.report()
+
+
+def _in_line(monkeypatch) -> None:
+    monkeypatch.setattr(ChatRenderer, "counts_in_background", property(lambda self: False))
+
+
+def _threads_counting(monkeypatch) -> set[str]:
+    names: set[str] = set()
+    real = ChatRenderer.count_rendered
+
+    def count_rendered(self, texts):
+        names.add(threading.current_thread().name.rsplit("_", 1)[0])
+        return real(self, texts)
+
+    monkeypatch.setattr(ChatRenderer, "count_rendered", count_rendered)
+    return names
+
+
+def test_counting_on_the_worker_gives_the_same_dataset_and_report(tiny_dir, export, small_batches, monkeypatch):
+    names = _threads_counting(monkeypatch)
+    background = _build(export, load_renderer(tiny_dir))
+    assert WORKER in names  # the pieces and the checks really went to the worker
+    _in_line(monkeypatch)
+    names.clear()
+    in_line = _build(export, load_renderer(tiny_dir))
+    assert WORKER not in names
+    assert background == in_line
+    assert background[1]["samples"]["trimmed_context"] > 0  # trimming (counted on the build's thread) happened
+
+
+def test_a_wrong_composed_count_is_caught_on_the_worker_too(tiny_dir, export, small_batches, monkeypatch):
+    good = _build(export, load_renderer(tiny_dir))
+    renderer = load_renderer(tiny_dir)
+    exact_count = renderer.count_tokens_composed
+    renderer.count_tokens_composed = lambda messages: exact_count(messages) - 1  # type: ignore[method-assign]
+    assert _build(export, renderer) == good  # checked, found off, packed again counting whole rows
+
+
+def test_the_worker_thread_stops_after_a_build_and_after_a_failed_one(tiny_dir, export, monkeypatch):
+    _build(export, load_renderer(tiny_dir))
+    assert not [t for t in threading.enumerate() if t.name.startswith(WORKER)]
+    renderer = load_renderer(tiny_dir)
+
+    def broken(rows):
+        raise EchoError("the template broke")
+
+    renderer.render_rows = broken  # type: ignore[method-assign]
+    with pytest.raises(EchoError, match="the template broke"):
+        build_dataset([export], ["alex"], SETTINGS, renderer)
+    assert not [t for t in threading.enumerate() if t.name.startswith(WORKER)]
