@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from discord_echo.core.id_sets import IdSet
+from discord_echo.dataset import pipeline
 from discord_echo.dataset.pipeline import BuildConfig, build_dataset, write_build
 from discord_echo.dataset.samples import DatasetConfig, Sample
 from discord_echo.dataset.spool import SampleSpool
@@ -55,10 +56,13 @@ def test_samples_are_numbered_by_their_conversation_in_time_order(tmp_path):
     assert result.conversations[numbers[-1]].my_turns >= 1
 
 
-def test_build_memory_grows_by_bytes_per_message_not_by_the_messages(tmp_path):
+def test_build_memory_grows_by_bytes_per_message_not_by_the_messages(tmp_path, monkeypatch):
     # Peak Python memory (tracemalloc, not time) of a build and its write, at two export sizes. What may grow
     # is a few integers per message and per conversation (ids seen, conversation starts): well under 150
     # bytes a message. A build that keeps every message, conversation or sample (as it did) grows by ~1 KB.
+    # Both exports are small enough to be held after the first pass; with no room to hold them, they stream as
+    # a big one does (the test after this one bounds what holding may cost).
+    monkeypatch.setattr(pipeline, "KEPT_BYTES", 0)
     renderer = load_renderer()
     settings = BuildConfig()
 
@@ -75,6 +79,43 @@ def test_build_memory_grows_by_bytes_per_message_not_by_the_messages(tmp_path):
     (small, small_messages), (large, large_messages) = peak(300), peak(1200)
     per_message = (large - small) / (large_messages - small_messages)
     assert per_message < 150, f"{per_message:.0f} bytes per message ({small:,} -> {large:,} bytes)"
+
+
+def test_a_small_export_is_read_once_and_gives_the_dataset_two_reads_give(tmp_path, monkeypatch):
+    path = _export(tmp_path, 60)
+    reads = []
+    real_read = pipeline.read_exports
+    monkeypatch.setattr(pipeline, "read_exports", lambda *args: reads.append(1) or real_read(*args))
+    held = build_dataset([path], ["alex"], BuildConfig(), load_renderer())
+    assert len(reads) == 1
+    monkeypatch.setattr(pipeline, "KEPT_BYTES", 10_000)  # room for a few messages only: read again
+    streamed = build_dataset([path], ["alex"], BuildConfig(), load_renderer())
+    assert len(reads) == 3
+    assert _rows(held) == _rows(streamed)
+    assert held.report() == streamed.report()
+
+
+def test_holding_a_small_export_costs_no_more_than_its_budget(tmp_path, monkeypatch):
+    # Peak Python memory of a build whose messages are held, against the same build streamed twice: the
+    # difference is what holding costs, and stays within the KEPT_BYTES budget (it counts ~500 bytes a message).
+    path = _export(tmp_path, 300)
+    reads = []
+    real_read = pipeline.read_exports
+    monkeypatch.setattr(pipeline, "read_exports", lambda *args: reads.append(1) or real_read(*args))
+
+    def peak(budget: int) -> tuple[int, int]:
+        monkeypatch.setattr(pipeline, "KEPT_BYTES", budget)
+        reads.clear()
+        tracemalloc.start()
+        try:
+            build_dataset([path], ["alex"], BuildConfig(), load_renderer())
+            return tracemalloc.get_traced_memory()[1], len(reads)
+        finally:
+            tracemalloc.stop()
+
+    (streamed, streamed_reads), (held, held_reads) = peak(0), peak(4_000_000)
+    assert (streamed_reads, held_reads) == (2, 1)
+    assert 0 < held - streamed < 4_000_000
 
 
 def test_the_written_dataset_equals_the_samples_the_build_returned(tmp_path):
