@@ -27,19 +27,27 @@ class SameChannelCheck:
         self._formats: dict[str, str] = {}
 
     def observe(self, message: Message) -> Message:
-        """Remember ``message``'s fingerprint under its file; returns the message (for ``map``)."""
-        text = " ".join(message.content.split())
-        if text:
-            prints = self._prints.setdefault(message.source.path, set())
-            self._formats.setdefault(message.source.path, message.source.format)
+        """Remember ``message``'s fingerprint under its file; returns the message (for ``map``).
+
+        Runs once per message read: the file's set is looked up, not made anew for ``setdefault`` each time,
+        and a file whose set is full skips the fingerprint.
+        """
+        words = message.content.split()
+        if words:  # the same test as on the joined text: it is empty exactly when there are no words
+            path = message.source.path
+            prints = self._prints.get(path)
+            if prints is None:
+                prints = self._prints[path] = set()
+                self._formats[path] = message.source.format  # the two dicts gain their keys together
             if len(prints) < MAX_KEPT:
-                prints.add(hash((message.author.name.casefold(), text)))
+                prints.add(hash((message.author.name.casefold(), " ".join(words))))
         return message
 
     def watch(self, messages: Iterable[Message]) -> Iterator[Message]:
         """``messages`` unchanged, each one observed on the way."""
+        observe = self.observe
         for message in messages:
-            yield self.observe(message)
+            yield observe(message)
 
     def pairs(self) -> list[tuple[str, str]]:
         """``(first file, second file)`` for every two files of different formats that hold the same messages."""

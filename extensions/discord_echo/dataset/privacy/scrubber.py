@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 from discord_echo.core.errors import ConfigError
@@ -198,7 +199,7 @@ class Scrubber:
             ("email", find_emails, constant("email")),
             ("ip", find_ips, constant("ip")),
             ("credit_card", find_cards, constant("credit_card")),
-            ("phone", lambda text: find_phones(text, region), constant("phone")),
+            ("phone", partial(find_phones, region=region), constant("phone")),
         ]
         passes = [p for p in passes if getattr(cfg, p[0])]
         if cfg.names and self.pseudonyms:
