@@ -1,15 +1,21 @@
 """The build's token counting on a worker thread, while the build's own thread goes on shaping.
 
-Two kinds of counting run there. Before a conversation is packed, the pieces of its turns not counted yet
-are tokenized (``uncounted_pieces``); the packing then composes every candidate's count from them
-(dataset/samples.py). After it is packed, every sample's count is checked against the trainer's own count of
-the rendered row (`SampleBuilder.check`). Rendering is Python work and stays on the build's thread;
-tokenizing is most of the cost, and the tokenizer runs it without holding the GIL, so on a second core it
-runs beside the build almost for free.
+Two kinds of counting run there, in stages, for batches of conversations:
 
+1. *pieces*: the pieces of each conversation's turns not counted yet (``uncounted_pieces``); packing composes
+   every candidate sample's count from them (dataset/samples.py);
+2. *checks*: every packed sample's rendered row, tokenized whole: the trainer's own count, which
+   `SampleBuilder.check` compares with the composed one.
+
+Trimming a turn too long alone counts its shortened candidates as packing asks for them, on the build's
+thread: counting every candidate ahead on the worker was tried, and cost more than it saved (most are never
+asked for, and the worker is as busy as the build's thread already).
+
+Rendering is Python work and stays on the build's thread; tokenizing is most of the cost, and the tokenizer
+runs it without holding the GIL, so on a second core it runs beside the build almost for free.
 Conversations go to the worker in batches (``BATCH_TEXTS`` texts, at most ``BATCH_CONVERSATIONS``
 conversations): each hand-over makes the two threads wait for the GIL once, and one per conversation cost
-more than the tokenizing saved. At most ``MAX_BATCHES`` batches of each kind are under way; the build waits
+more than the tokenizing saved. At most ``MAX_BATCHES`` batches of each stage are under way; the build waits
 for the oldest beyond that, so the conversations held in memory stay a few hundred. Conversations come back
 in the order they were prepared, so the spool numbers them as before. One worker thread: the tokenizer's own
 thread pool is not asked for more.
@@ -30,14 +36,16 @@ from discord_echo.dataset.samples import PreparedConversation, SampleBuilder, Sh
 BATCH_TEXTS = 512
 BATCH_CONVERSATIONS = 256
 MAX_BATCHES = 2
+PIECES, CHECKS = range(2)
 
 
 @dataclass
 class _Batch:
     """Conversations handed to the worker together, with the texts it tokenizes for them."""
 
-    conversations: list = field(default_factory=list)  # PreparedConversation before packing, else Shaped
+    conversations: list = field(default_factory=list)  # PreparedConversation to prime, Shaped to check
     texts: list[str] = field(default_factory=list)
+    distinct: set[str] = field(default_factory=set)  # pieces already in ``texts`` (priming)
     counts: Future[list[int]] | None = None
 
     def full(self) -> bool:
@@ -58,83 +66,81 @@ class BackgroundCounts:
             if renderer.counts_in_background and builder.composes
             else None
         )
-        self._priming: deque[_Batch] = deque()  # sent: pieces being counted
-        self._checking: deque[_Batch] = deque()  # sent: samples being checked
-        self._open_priming = _Batch()
-        self._open_checking = _Batch()
-        self._open_pieces: set[str] = set()
+        self._sent: tuple[deque[_Batch], ...] = (deque(), deque())
+        self._open = [_Batch(), _Batch()]
 
     def add(self, prepared: PreparedConversation) -> Iterator[ShapedConversation]:
         """Take the next prepared conversation; yields those packed and checked by now, oldest first."""
         if self._worker is None:
             yield self._builder.shape_now(prepared)
             return
-        batch = self._open_priming
-        batch.conversations.append(prepared)
-        if self._builder.composes:
-            for piece in self._renderer.uncounted_pieces([prepared.row]):
-                if piece not in self._open_pieces:
-                    self._open_pieces.add(piece)
-                    batch.texts.append(piece)
-        if batch.full():
-            self._send_priming()
+        self._offer_pieces(prepared)
         yield from self._advance(final=False)
 
     def finish(self) -> Iterator[ShapedConversation]:
         """Every conversation still waiting, packed and checked, in order."""
-        if self._worker is None:
-            return
-        self._send_priming()
-        yield from self._advance(final=True)
+        if self._worker is not None:
+            yield from self._advance(final=True)
 
     def close(self) -> None:
         """Stop the worker thread (counting under way is dropped); safe to call twice."""
         if self._worker is not None:
             self._worker.shutdown(wait=True, cancel_futures=True)
             self._worker = None
-        self._priming.clear()
-        self._checking.clear()
+        for sent in self._sent:
+            sent.clear()
+        self._open = [_Batch(), _Batch()]
 
     # -- internals
 
     def _advance(self, final: bool) -> Iterator[ShapedConversation]:
-        while self._priming and (final or len(self._priming) > MAX_BATCHES or self._priming[0].done()):
-            batch = self._priming.popleft()
-            if batch.counts is not None:
-                self._renderer.remember(batch.texts, batch.counts.result())
-            for prepared in batch.conversations:
-                self._to_check(self._builder.pack(prepared))
-        if final:
-            self._send_checking()
-        while self._checking and (final or len(self._checking) > MAX_BATCHES or self._checking[0].done()):
-            yield from self._settle(self._checking.popleft())
+        """Take in every batch the worker has finished (all of them when ``final``), stage by stage."""
+        for stage in (PIECES, CHECKS):
+            if final:  # the last batch is counted here while the worker finishes the earlier ones
+                self._send(stage, here=True)
+            sent = self._sent[stage]
+            while sent and (final or len(sent) > MAX_BATCHES or sent[0].done()):
+                batch = sent.popleft()
+                counts = batch.counts.result() if batch.counts is not None else []
+                if stage == CHECKS:
+                    yield from self._settle(batch, counts)
+                    continue
+                self._renderer.remember(batch.texts, counts)
+                for prepared in batch.conversations:
+                    self._offer_check(self._builder.pack(prepared))
 
-    def _to_check(self, shaped: ShapedConversation) -> None:
-        batch = self._open_checking
+    def _offer_pieces(self, prepared: PreparedConversation) -> None:
+        batch = self._open[PIECES]
+        batch.conversations.append(prepared)
+        if self._builder.composes:
+            for piece in self._renderer.uncounted_pieces([prepared.row]):
+                if piece not in batch.distinct:
+                    batch.distinct.add(piece)
+                    batch.texts.append(piece)
+        if batch.full():
+            self._send(PIECES)
+
+    def _offer_check(self, shaped: ShapedConversation) -> None:
+        batch = self._open[CHECKS]
         batch.conversations.append(shaped)
         if shaped.composed:
             batch.texts += self._renderer.render_rows([s.messages for s in shaped.samples])
         if batch.full():
-            self._send_checking()
+            self._send(CHECKS)
 
-    def _send_priming(self) -> None:
-        batch, self._open_priming, self._open_pieces = self._open_priming, _Batch(), set()
-        self._send(batch, self._priming)
-
-    def _send_checking(self) -> None:
-        batch, self._open_checking = self._open_checking, _Batch()
-        self._send(batch, self._checking)
-
-    def _send(self, batch: _Batch, sent: deque[_Batch]) -> None:
+    def _send(self, stage: int, here: bool = False) -> None:
+        batch, self._open[stage] = self._open[stage], _Batch()
         if not batch.conversations:
             return
-        if batch.texts:
+        if batch.texts and here:
+            batch.counts = Future()
+            batch.counts.set_result(self._renderer.count_rendered(batch.texts))
+        elif batch.texts:
             assert self._worker is not None
             batch.counts = self._worker.submit(self._renderer.count_rendered, batch.texts)
-        sent.append(batch)
+        self._sent[stage].append(batch)
 
-    def _settle(self, batch: _Batch) -> Iterator[ShapedConversation]:
-        counts = batch.counts.result() if batch.counts is not None else []
+    def _settle(self, batch: _Batch, counts: list[int]) -> Iterator[ShapedConversation]:
         start = 0
         for shaped in batch.conversations:
             if not shaped.composed:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import string
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -400,21 +400,23 @@ class SampleBuilder:
 
     def _trim(self, segment: _Segment) -> list[_Segment]:
         """Drop the oldest context lines, then shorten the oldest remaining line, until it fits."""
-        lines = list(segment.context)
-        while len(lines) > 1:
-            lines.pop(0)
-            candidate = [_Segment(list(lines), segment.reply)]
-            if self._fits(candidate):
-                self._trimmed += 1
-                return candidate
-        text = lines[0]
-        while len(text) > 16:
-            text = "…" + text[len(text) // 2 :].lstrip("…")
-            candidate = [_Segment([text], segment.reply)]
+        for candidate in self._trim_candidates(segment):
             if self._fits(candidate):
                 self._trimmed += 1
                 return candidate
         return []
+
+    @staticmethod
+    def _trim_candidates(segment: _Segment) -> Iterator[list[_Segment]]:
+        """What `_trim` tries, in its order: fewer context lines, then the last line halved from its start."""
+        lines = list(segment.context)
+        while len(lines) > 1:
+            lines.pop(0)
+            yield [_Segment(list(lines), segment.reply)]
+        text = lines[0]
+        while len(text) > 16:
+            text = "…" + text[len(text) // 2 :].lstrip("…")
+            yield [_Segment([text], segment.reply)]
 
     def _sample(self, segments: list[_Segment], number: int) -> Sample:
         messages = self._messages(segments)

@@ -29,6 +29,7 @@ from discord_echo.templates.instruction import (
     available_instruction_templates,
     compile_template,
     read_instruction_template,
+    render_compiled,
     render_template,
     template_errors,
 )
@@ -212,7 +213,7 @@ class ChatRenderer:
             return self.count_tokens(messages)
         pieces = self._pieces(self._composed_text(messages))
         counts = self._piece_counts
-        # Looked up before counting what is missing: counting may empty a full cache (``_count_pieces``).
+        # Looked up before counting what is missing: counting may forget part of a full cache (``remember``).
         known = {piece: counts[piece] for piece in dict.fromkeys(pieces) if piece in counts}
         missing = [piece for piece in dict.fromkeys(pieces) if piece not in known]
         if missing:
@@ -242,10 +243,14 @@ class ChatRenderer:
         return list(missing)
 
     def remember(self, pieces: Sequence[str], counts: Sequence[int]) -> None:
-        """Keep the token counts of ``pieces`` for ``count_tokens_composed``; a full cache is emptied first."""
-        if len(self._piece_counts) + len(pieces) > self.PIECE_CACHE_LIMIT:
-            self._piece_counts.clear()
-        self._piece_counts.update(zip(pieces, counts, strict=True))
+        """Keep the token counts of ``pieces`` for ``count_tokens_composed``; a full cache first forgets its
+        older half (counts primed for conversations not packed yet are the newest, and stay)."""
+        cache = self._piece_counts
+        if len(cache) + len(pieces) > self.PIECE_CACHE_LIMIT:
+            newer = list(cache.items())[len(cache) // 2 :]
+            cache.clear()
+            cache.update(newer)
+        cache.update(zip(pieces, counts, strict=True))
 
     def trained_spans(self, messages: Sequence[Message]) -> list[Span]:
         """Character spans of ``render(messages)`` whose tokens the trainer trains on (labels not -100).
@@ -322,8 +327,8 @@ class ChatRenderer:
             out = self._tokenizer(texts, add_special_tokens=False)
         return list(out["input_ids"])
 
-    # Distinct pieces remembered at most; the cache is emptied when it grows past this (pieces repeat only
-    # within a conversation's packing, so nothing useful is lost for long). Pieces are whole turns, ~1 KB
+    # Distinct pieces remembered at most; the older half is forgotten when it would grow past this (pieces
+    # repeat mostly within a conversation's packing, so little useful is lost). Pieces are whole turns, ~1 KB
     # on average with the odd pasted log: 8,192 of them hold ~8 MB, where 50,000 held ~50 MB of a build.
     PIECE_CACHE_LIMIT = 8_192
 
@@ -499,12 +504,15 @@ def load_renderer(
 
         def render_pieces(messages: list[dict[str, Any]], add_generation_prompt: bool) -> str:
             with template_errors(label):
-                return compiled.render(
-                    messages=messages,
-                    tools=None,
-                    documents=None,
-                    add_generation_prompt=add_generation_prompt,
-                    **token_strings,
+                return render_compiled(
+                    compiled,
+                    {
+                        "messages": messages,
+                        "tools": None,
+                        "documents": None,
+                        "add_generation_prompt": add_generation_prompt,
+                        **token_strings,
+                    },
                 )
 
         def render_hf(messages: list[dict[str, Any]], add_generation_prompt: bool) -> str:

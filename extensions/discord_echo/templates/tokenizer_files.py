@@ -83,16 +83,14 @@ class TokenizerFile:
         return_dict: bool = False,
     ) -> str | list[int]:
         """The template rendered (``tokenize=False``) or its token ids, encoded without special tokens."""
-        from discord_echo.templates.instruction import compile_template
+        from discord_echo.templates.instruction import compile_template, render_compiled
 
         text_of_template = chat_template or self.get_chat_template()
         compiled = self._compiled.get(text_of_template)
         if compiled is None:
             compiled = self._compiled[text_of_template] = compile_template(text_of_template, "the chat template")
-        text = compiled.render(
-            messages=messages, tools=None, documents=None, add_generation_prompt=add_generation_prompt,
-            **self.special_tokens_map,
-        )  # fmt: skip
+        variables = {"messages": messages, "tools": None, "documents": None, **self.special_tokens_map}
+        text = render_compiled(compiled, {**variables, "add_generation_prompt": add_generation_prompt})
         if not tokenize:
             return text
         ids = self([text], add_special_tokens=False)["input_ids"][0]
