@@ -109,4 +109,9 @@ def test_the_renderer_counts_with_the_layout_and_without_it_alike(tmp_path):
             for row in _rows(system):
                 expected = renderer.count_tokens(row)
                 assert renderer.count_tokens_composed(row) == expected
-        assert renderer._layouts[True] is not None and renderer._layouts[False] is not None
+        assert renderer._layouts[True][0] is not None and renderer._layouts[False][0] is not None
+    # ChatML's strings after the head all start with an added token: its rows are counted by brackets.
+    layout, bracketed = load_renderer(folder)._layout(True)
+    assert layout is not None and bracketed
+    # Alpaca's strings hold no added token: its rows are cut into pieces (here: one) and counted so.
+    assert load_renderer(folder, "Alpaca", TEMPLATES)._layout(True)[1] is False

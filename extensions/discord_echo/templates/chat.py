@@ -140,7 +140,8 @@ class ChatRenderer:
         self._encoder: Any = None
         self._splitter: re.Pattern[str] | None | bool = False  # False: not looked up yet; None: no split points
         self._piece_counts: dict[str, int] = {}
-        self._layouts: dict[bool, RowLayout | None] = {}  # with / without a system line; learnt when first asked
+        # With / without a system line: the layout and whether it is bracketed (``_layout``), learnt when asked.
+        self._layouts: dict[bool, tuple[RowLayout | None, bool]] = {}
         self.template_label = template_label
         self.description = description
         self.exact = tokenizer is not None
@@ -211,13 +212,16 @@ class ChatRenderer:
         """
         if self._tokenizer is None:
             return self.count_tokens(messages)
-        pieces = self._pieces(self._composed_text(messages))
+        pieces = self._composed_pieces(messages)
         counts = self._piece_counts
         # Looked up before counting what is missing: counting may forget part of a full cache (``remember``).
+        try:
+            return sum([counts[piece] for piece in pieces])
+        except KeyError:
+            pass
         known = {piece: counts[piece] for piece in dict.fromkeys(pieces) if piece in counts}
         missing = [piece for piece in dict.fromkeys(pieces) if piece not in known]
-        if missing:
-            known.update(self._count_pieces(missing))
+        known.update(self._count_pieces(missing))
         return sum(known[piece] for piece in pieces)
 
     def prime(self, rows: Sequence[Sequence[Message]]) -> None:
@@ -237,7 +241,7 @@ class ChatRenderer:
         counts = self._piece_counts
         missing: dict[str, None] = {}
         for row in rows:
-            for piece in self._pieces(self._composed_text(row)):
+            for piece in self._composed_pieces(row):
                 if piece not in counts:
                     missing[piece] = None
         return list(missing)
@@ -292,16 +296,35 @@ class ChatRenderer:
 
     # -- internals
 
-    def _composed_text(self, messages: Sequence[Message]) -> str:
-        """``render(messages)`` for counting: joined from the template's `RowLayout` where it has one."""
+    def _composed_pieces(self, messages: Sequence[Message]) -> list[str]:
+        """Strings whose token counts add up to the row's: the brackets of the template's `RowLayout` where
+        every string after its head starts with an added token the tokenizer cuts at (no cutting needed),
+        else the pieces of ``render(messages)`` (joined from the layout where there is one)."""
         system = bool(messages) and messages[0].get("role") == "system"
+        layout, bracketed = self._layout(system)
+        if layout is not None:
+            if bracketed:
+                brackets = layout.brackets(messages)
+                if brackets is not None:
+                    return brackets
+            text = layout.text(messages)
+            if text is not None:
+                return self._pieces(text)
+        return self._pieces(self._piece_render_fn(checked_messages(messages, self.template_label), False))
+
+    def _layout(self, system: bool) -> tuple[RowLayout | None, bool]:
+        """The template's layout of rows with or without a system line (learnt once), and whether it is
+        bracketed: every string after the head starts with a safe cut (``_split_pattern``)."""
         if system not in self._layouts:
-            self._layouts[system] = RowLayout.learn(self._piece_render_fn, system)
-        layout = self._layouts[system]
-        text = layout.text(messages) if layout is not None else None
-        if text is None:
-            text = self._piece_render_fn(checked_messages(messages, self.template_label), False)
-        return text
+            layout = RowLayout.learn(self._piece_render_fn, system)
+            pattern = self._split_pattern()
+            bracketed = (
+                layout is not None
+                and pattern is not None
+                and all(pattern.match(frame) for frame in layout.frames_after_head())
+            )
+            self._layouts[system] = (layout, bracketed)
+        return self._layouts[system]
 
     def _render(self, messages: list[dict[str, Any]], add_generation_prompt: bool) -> str:
         return self._render_fn(messages, add_generation_prompt)

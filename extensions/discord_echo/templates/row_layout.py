@@ -87,6 +87,25 @@ class RowLayout:
 
     def text(self, messages: Sequence[dict[str, Any]]) -> str | None:
         """The rendered row, or None when ``messages`` is not ``[system] + (user, assistant)+`` of text."""
+        parts = self._parts(messages)
+        return None if parts is None else "".join(parts)
+
+    def brackets(self, messages: Sequence[dict[str, Any]]) -> list[str] | None:
+        """``text(messages)`` cut at the start of each string after the head: each content with the string
+        before it, then the tail. Where every such string starts with an added token the tokenizer cuts at
+        (`frames_after_head`), the row's tokens are the sum of the brackets' tokens."""
+        parts = self._parts(messages)
+        if parts is None:
+            return None
+        return [parts[i] + parts[i + 1] for i in range(0, len(parts) - 1, 2)] + [parts[-1]]
+
+    def frames_after_head(self) -> list[str]:
+        """Every fixed string a row may hold after its head."""
+        frames = [*self.first_pair, *self.middle_pair, self.last_user_to_assistant, self.tail]
+        return [self.after_system, *frames] if self.system else frames
+
+    def _parts(self, messages: Sequence[dict[str, Any]]) -> list[str] | None:
+        """Head, content, string, content, ..., content, tail; None for a row of another shape."""
         start = 1 if self.system else 0
         if len(messages) < start + 2 or (len(messages) - start) % 2:
             return None
@@ -112,7 +131,7 @@ class RowLayout:
             else:
                 between, after = self.first_pair if index == start else self.middle_pair
             parts += (edit_user(asked), between, edit_assistant(answered), after)
-        return "".join(parts)
+        return parts
 
 
 def _probe_row(pairs: int, system: bool, padded: bool = False) -> list[dict[str, Any]]:
