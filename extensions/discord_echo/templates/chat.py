@@ -177,7 +177,13 @@ class ChatRenderer:
 
     def render_rows(self, rows: Sequence[Sequence[Message]]) -> list[str]:
         """``render`` of each row: the first half of ``count_tokens_batch``."""
-        return [self._render(checked_messages(row, self.template_label), False) for row in rows]
+        checked = [checked_messages(row, self.template_label) for row in rows]
+        render_chats = getattr(self._tokenizer, "render_chats", None)
+        if render_chats is not None and self._chat_template is not None:
+            # The same apply_chat_template(tokenize=False) as render(), with the template looked up once.
+            with template_errors(self.template_label):
+                return render_chats(checked, self._chat_template)
+        return [self._render(row, False) for row in checked]
 
     def count_rendered(self, texts: Sequence[str]) -> list[int]:
         """Tokens of each rendered row, as ``apply_chat_template(tokenize=True)`` counts them (the second half

@@ -83,18 +83,37 @@ class TokenizerFile:
         return_dict: bool = False,
     ) -> str | list[int]:
         """The template rendered (``tokenize=False``) or its token ids, encoded without special tokens."""
-        from discord_echo.templates.instruction import compile_template, render_compiled
+        from discord_echo.templates.instruction import render_compiled
+
+        variables = {"messages": messages, "tools": None, "documents": None, **self.special_tokens_map}
+        variables["add_generation_prompt"] = add_generation_prompt
+        text = render_compiled(self._template(chat_template), variables)
+        if not tokenize:
+            return text
+        ids = self([text], add_special_tokens=False)["input_ids"][0]
+        return {"input_ids": ids} if return_dict else ids  # type: ignore[return-value]
+
+    def render_chats(
+        self,
+        conversations: Sequence[list[dict[str, Any]]],
+        chat_template: str | None = None,
+    ) -> list[str]:
+        """``apply_chat_template(messages, chat_template, tokenize=False)`` of each conversation, with the template
+        looked up once for all of them (the builder renders thousands of rows to check their counts)."""
+        from discord_echo.templates.instruction import render_compiled
+
+        compiled = self._template(chat_template)
+        variables = {"tools": None, "documents": None, **self.special_tokens_map, "add_generation_prompt": False}
+        return [render_compiled(compiled, {"messages": messages, **variables}) for messages in conversations]
+
+    def _template(self, chat_template: str | None) -> Any:
+        from discord_echo.templates.instruction import compile_template
 
         text_of_template = chat_template or self.get_chat_template()
         compiled = self._compiled.get(text_of_template)
         if compiled is None:
             compiled = self._compiled[text_of_template] = compile_template(text_of_template, "the chat template")
-        variables = {"messages": messages, "tools": None, "documents": None, **self.special_tokens_map}
-        text = render_compiled(compiled, {**variables, "add_generation_prompt": add_generation_prompt})
-        if not tokenize:
-            return text
-        ids = self([text], add_special_tokens=False)["input_ids"][0]
-        return {"input_ids": ids} if return_dict else ids  # type: ignore[return-value]
+        return compiled
 
 
 def read_tokenizer_files(folder: Path) -> TokenizerFile | None:
