@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+from discord_echo.core.collection import fewer_collections
 from discord_echo.core.errors import EchoError
 from discord_echo.core.fields import setting
 from discord_echo.core.messages import Author, Message
@@ -166,9 +167,19 @@ def build_dataset(
     (dataset/spool.py); only each channel's open conversation is held. A channel that is not in time order
     (``--reverse`` exports, overlapping files) is the exception: its messages are kept and sorted at the end.
     """
+    with fewer_collections():  # millions of short-lived objects, almost no cycles: core/collection.py
+        return _build_dataset(list(paths), me, settings, renderer, progress)
+
+
+def _build_dataset(
+    paths: list[str | Path],
+    me: Sequence[str],
+    settings: BuildConfig,
+    renderer: TokenCounter,
+    progress: Callable[[float, str], None] | None,
+) -> BuildResult:
     report_progress = progress or (lambda fraction, what: None)
     report_progress(0.0, "reading the exports")
-    paths = list(paths)
     file_reports: list[FileReport] = []
     same_channel = SameChannelCheck()  # one channel given in two formats would be trained on twice
     survey = _Survey()
