@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,7 @@ def _threads_counting(monkeypatch) -> set[str]:
     real = ChatRenderer.count_rendered
 
     def count_rendered(self, texts):
-        names.add(threading.current_thread().name.rsplit("_", 1)[0])
+        names.add(threading.current_thread().name)
         return real(self, texts)
 
     monkeypatch.setattr(ChatRenderer, "count_rendered", count_rendered)
@@ -106,3 +107,22 @@ def test_the_worker_thread_stops_after_a_build_and_after_a_failed_one(tiny_dir, 
     with pytest.raises(EchoError, match="the template broke"):
         build_dataset([export], ["alex"], SETTINGS, renderer)
     assert not [t for t in threading.enumerate() if t.name.startswith(WORKER)]
+
+
+def test_the_trims_counted_ahead_are_the_first_candidates_of_the_long_turns(tiny_dir):
+    from discord_echo.dataset.conversations import Conversation, Turn
+    from discord_echo.dataset.samples import TRIM_AHEAD, SampleBuilder
+
+    def turn(is_me: bool, text: str) -> Turn:
+        moment = datetime(2024, 1, 1, tzinfo=timezone.utc)
+        return Turn(is_me, "alex" if is_me else "sam", "a" if is_me else "s", text, moment, moment, ["1"])
+
+    story = " ".join(["so anyway the thing about that place is"] * 40)
+    conversation = Conversation(None, "c", [turn(False, "hi"), turn(False, story), turn(True, "lol"), turn(False, "ok"),
+                                            turn(True, "k")])  # fmt: skip
+    builder = SampleBuilder(DatasetConfig(cutoff_len=96), load_renderer(tiny_dir), "You are alex.", {})
+    prepared = builder.prepare(conversation, 0, group_chat=False)
+    guessed = builder.likely_trims(prepared)
+    long_turn = prepared.segments[0]
+    expected = [builder._messages(c) for c in list(builder._trim_candidates(long_turn))[:TRIM_AHEAD]]
+    assert guessed == expected  # the short second turn is not guessed

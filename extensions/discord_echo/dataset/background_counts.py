@@ -26,17 +26,61 @@ without composed counts, is counted on the caller's thread, conversation by conv
 
 from __future__ import annotations
 
+import itertools
+import queue
+import threading
 from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from discord_echo.dataset.samples import PreparedConversation, SampleBuilder, ShapedConversation, TokenCounter
 
 BATCH_TEXTS = 512
 BATCH_CONVERSATIONS = 256
-MAX_BATCHES = 2
+MAX_BATCHES = 2  # batches of pieces under way: packing waits for them
+MAX_CHECK_BATCHES = 8  # batches of checks under way (their samples wait in memory: 4,096 at most)
 PIECES, CHECKS = range(2)
+
+
+class _Worker:
+    """One thread counting batches, most urgent first: packing waits for its pieces, and nothing waits for
+    checks until the end, so a batch of checks never holds up the pieces packing needs."""
+
+    URGENT, LATER = 0, 1
+
+    def __init__(self, count: Callable[[list[str]], list[int]]):
+        self._count = count
+        self._queue: queue.PriorityQueue = queue.PriorityQueue()
+        self._order = itertools.count()  # first come, first served within a priority
+        self._thread = threading.Thread(target=self._run, name="discord_echo-counts", daemon=True)
+        self._thread.start()
+
+    def submit(self, texts: list[str], priority: int) -> Future[list[int]]:
+        counts: Future[list[int]] = Future()
+        self._queue.put((priority, next(self._order), texts, counts))
+        return counts
+
+    def stop(self) -> None:
+        """Stop after the batch under way; the batches not started are cancelled."""
+        self._queue.put((-1, -1, None, None))
+        self._thread.join()
+        while not self._queue.empty():
+            counts = self._queue.get_nowait()[3]
+            if counts is not None:
+                counts.cancel()
+
+    def _run(self) -> None:
+        while True:
+            _, _, texts, counts = self._queue.get()
+            if counts is None:
+                return
+            if not counts.set_running_or_notify_cancel():
+                continue  # cancelled: counted on the build's thread instead
+            try:
+                counts.set_result(self._count(texts))
+            except BaseException as exc:  # noqa: BLE001 - handed over, raised on the build's thread
+                counts.set_exception(exc)
 
 
 @dataclass
@@ -61,11 +105,7 @@ class BackgroundCounts:
     def __init__(self, builder: SampleBuilder, renderer: TokenCounter):
         self._builder = builder
         self._renderer = renderer
-        self._worker = (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="discord_echo-counts")
-            if renderer.counts_in_background and builder.composes
-            else None
-        )
+        self._worker = _Worker(renderer.count_rendered) if renderer.counts_in_background and builder.composes else None
         self._sent: tuple[deque[_Batch], ...] = (deque(), deque())
         self._open = [_Batch(), _Batch()]
 
@@ -85,7 +125,7 @@ class BackgroundCounts:
     def close(self) -> None:
         """Stop the worker thread (counting under way is dropped); safe to call twice."""
         if self._worker is not None:
-            self._worker.shutdown(wait=True, cancel_futures=True)
+            self._worker.stop()
             self._worker = None
         for sent in self._sent:
             sent.clear()
@@ -96,10 +136,16 @@ class BackgroundCounts:
     def _advance(self, final: bool) -> Iterator[ShapedConversation]:
         """Take in every batch the worker has finished (all of them when ``final``), stage by stage."""
         for stage in (PIECES, CHECKS):
-            if final:  # the last batch is counted here while the worker finishes the earlier ones
-                self._send(stage, here=True)
             sent = self._sent[stage]
-            while sent and (final or len(sent) > MAX_BATCHES or sent[0].done()):
+            if final:
+                # The end: what the worker has not started is counted here, beside the batch it is on, so the
+                # two threads share the last batches instead of this one waiting through the worker's queue.
+                for batch in sent:
+                    if batch.counts is not None and batch.counts.cancel():
+                        batch.counts = self._counted_here(batch.texts)
+                self._send(stage, here=True)
+            limit = MAX_BATCHES if stage == PIECES else MAX_CHECK_BATCHES
+            while sent and (final or len(sent) > limit or sent[0].done()):
                 batch = sent.popleft()
                 counts = batch.counts.result() if batch.counts is not None else []
                 if stage == CHECKS:
@@ -113,7 +159,7 @@ class BackgroundCounts:
         batch = self._open[PIECES]
         batch.conversations.append(prepared)
         if self._builder.composes:
-            for piece in self._renderer.uncounted_pieces([prepared.row]):
+            for piece in self._renderer.uncounted_pieces([prepared.row, *self._builder.likely_trims(prepared)]):
                 if piece not in batch.distinct:
                     batch.distinct.add(piece)
                     batch.texts.append(piece)
@@ -133,12 +179,16 @@ class BackgroundCounts:
         if not batch.conversations:
             return
         if batch.texts and here:
-            batch.counts = Future()
-            batch.counts.set_result(self._renderer.count_rendered(batch.texts))
+            batch.counts = self._counted_here(batch.texts)
         elif batch.texts:
             assert self._worker is not None
-            batch.counts = self._worker.submit(self._renderer.count_rendered, batch.texts)
+            batch.counts = self._worker.submit(batch.texts, _Worker.URGENT if stage == PIECES else _Worker.LATER)
         self._sent[stage].append(batch)
+
+    def _counted_here(self, texts: list[str]) -> Future[list[int]]:
+        counts: Future[list[int]] = Future()
+        counts.set_result(self._renderer.count_rendered(texts))
+        return counts
 
     def _settle(self, batch: _Batch, counts: list[int]) -> Iterator[ShapedConversation]:
         start = 0

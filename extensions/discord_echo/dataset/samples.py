@@ -29,6 +29,7 @@ import string
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Literal, Protocol
 
 from discord_echo.core.errors import ConfigError
@@ -234,6 +235,13 @@ class ShapedConversation:
     composed: bool
 
 
+# `SampleBuilder.likely_trims`: a segment of more characters than this per token of the cutoff probably needs
+# trimming (chat text runs 3-4 characters a token), and trimming stops at one of its first TRIM_AHEAD
+# candidates almost always (at 37k generated messages: 526 of 534 trimmed turns).
+TRIM_GUESS_CHARACTERS = 3
+TRIM_AHEAD = 2
+
+
 class SampleBuilder:
     """Shapes the samples of many conversations with one renderer and one config."""
 
@@ -284,6 +292,21 @@ class SampleBuilder:
         prefix = self.config.name_prefix == "always" or (self.config.name_prefix == "auto" and group_chat)
         segments = self._segments(conversation, prefix)
         return PreparedConversation(number, segments, self._messages(segments))
+
+    def likely_trims(self, prepared: PreparedConversation) -> list[list[ChatMessage]]:
+        """Rows `pack` will probably count while trimming, guessed from characters alone (no counts yet): the
+        first ``TRIM_AHEAD`` trim candidates of each segment longer than ``TRIM_GUESS_CHARACTERS`` per token of
+        the cutoff. Counting them ahead, beside the build, spares the build's thread; a wrong guess costs
+        only counting time (a trim not guessed is counted when packing asks).
+        """
+        system = sum(len(m["content"]) for m in self.system)
+        longer_than = TRIM_GUESS_CHARACTERS * self.config.cutoff_len
+        return [
+            self._messages(candidate)
+            for segment in prepared.segments
+            if system + sum(map(len, segment.context)) + len(segment.reply.text) > longer_than
+            for candidate in islice(self._trim_candidates(segment), TRIM_AHEAD)
+        ]
 
     def pack(self, prepared: PreparedConversation) -> ShapedConversation:
         """Pack prepared segments into samples; counts are composed (to `check`) unless a check failed before.
