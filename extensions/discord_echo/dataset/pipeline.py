@@ -16,9 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from discord_echo.core.collection import fewer_collections
 from discord_echo.core.errors import EchoError
 from discord_echo.core.fields import setting
+from discord_echo.core.interpreter import tuned_for_build
 from discord_echo.core.messages import Author, Message
 from discord_echo.dataset.cleaning import CleaningConfig, CleaningReport, clean, may_keep
 from discord_echo.dataset.conversations import (
@@ -125,15 +125,20 @@ MESSAGE_BYTES = 500
 class _Survey:
     """What the first pass learns about the exports before a message is cleaned."""
 
-    authors: Counter[Author] = field(default_factory=Counter)
-    speaking: Counter[Author] = field(default_factory=Counter)  # messages cleaning may keep, by author
     channel_speakers: dict[str, set[object]] = field(default_factory=dict)  # channel -> speaker keys
     unordered: set[str] = field(default_factory=set)  # channels whose messages are not oldest-first
     replies: ReplyTargets = field(default_factory=ReplyTargets)  # ids that some message replies to
     _last: dict[str, tuple[datetime, int]] = field(default_factory=dict)
+    # Messages, and messages cleaning may keep, per author object: readers share one object per author, and
+    # an id() hashes at once where an Author (a dataclass of four fields) is hashed anew on every lookup.
+    _per_author: dict[int, list] = field(default_factory=dict)  # id(author) -> [author, messages, speaking]
 
     def observe(self, message: Message, cleaning: CleaningConfig) -> None:
-        self.authors[message.author] += 1
+        author = message.author
+        counts = self._per_author.get(id(author))
+        if counts is None:
+            counts = self._per_author[id(author)] = [author, 0, 0]  # holds the author, so its id stays its own
+        counts[1] += 1
         key = message_channel_key(message)
         moment = (message.timestamp, message.index)
         last = self._last.get(key)
@@ -143,8 +148,25 @@ class _Survey:
         if message.reply_to is not None:
             self.replies.expect(message.reply_to)
         if may_keep(message, cleaning):
-            self.speaking[message.author] += 1
-            self.channel_speakers.setdefault(key, set()).add(message.author.id or message.author.name)
+            counts[2] += 1
+            self.channel_speakers.setdefault(key, set()).add(author.id or author.name)
+
+    @property
+    def authors(self) -> Counter[Author]:
+        """Messages per author."""
+        return self._counted(1)
+
+    @property
+    def speaking(self) -> Counter[Author]:
+        """Messages cleaning may keep, per author."""
+        return self._counted(2)
+
+    def _counted(self, column: int) -> Counter[Author]:
+        counter: Counter[Author] = Counter()
+        for counts in self._per_author.values():
+            if counts[column]:
+                counter[counts[0]] += counts[column]
+        return counter
 
 
 def build_dataset(
@@ -167,7 +189,7 @@ def build_dataset(
     (dataset/spool.py); only each channel's open conversation is held. A channel that is not in time order
     (``--reverse`` exports, overlapping files) is the exception: its messages are kept and sorted at the end.
     """
-    with fewer_collections():  # millions of short-lived objects, almost no cycles: core/collection.py
+    with tuned_for_build():  # fewer garbage collections, quicker GIL hand-overs: core/interpreter.py
         return _build_dataset(list(paths), me, settings, renderer, progress)
 
 
@@ -196,9 +218,10 @@ def _build_dataset(
         if read % 20_000 == 0:  # the total is not known yet: the count shows a long read is moving
             report_progress(0.0, f"reading the exports ({read:,} messages)")
     errors = [r.error for r in file_reports if r.error]
-    if not survey.authors:
+    authors = survey.authors
+    if not authors:
         raise EmptyDatasetError("reading", {"files": len(file_reports), "unreadable": len(errors)})
-    participants = participants_from_counts(survey.authors)
+    participants = participants_from_counts(authors)
     identity = resolve_identity(participants, me)
     scrubber = Scrubber(settings.privacy, people=_other_people(participants, identity))
     me_name, others, group_channels = _speakers(survey, identity)
@@ -207,7 +230,7 @@ def _build_dataset(
         others = _ranked_names([scrubber.scrub(name) for name in others])
     system = persona_prompt(settings.dataset, me_name, others) if settings.dataset.persona else None
 
-    total = survey.authors.total()
+    total = authors.total()
     report_progress(0.3, f"cleaning, scrubbing and shaping {total:,} messages")
     names_scrubber = scrubber if settings.privacy.names else None
     replies = survey.replies
@@ -265,7 +288,7 @@ def _build_dataset(
         redactions=redactions.to_dict(),
         samples=shaper.builder.report.to_dict(),
         renderer=renderer.description,
-        authors=_author_table(survey.authors, kept, identity),
+        authors=_author_table(authors, kept, identity),
         tokenizer=getattr(renderer, "tokenizer_folder", None),
         template=getattr(renderer, "template_name", None),
         same_channel=same_channel.warnings(),
