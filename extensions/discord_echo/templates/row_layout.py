@@ -18,8 +18,8 @@ differently from the markers (trim it, say). The builder verifies every emitted 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from itertools import product
+from dataclasses import dataclass, field, replace
+from itertools import product, repeat
 from typing import Any
 
 RenderFn = Callable[[list[dict[str, Any]], bool], str]
@@ -55,6 +55,8 @@ class RowLayout:
     last_user_to_assistant: str
     tail: str  # after the last assistant content
     edits: tuple[str, str, str] = ("as is", "as is", "as is")  # CONTENT_EDITS names for system, user, assistant
+    # Per row length: the frames before each content and the tail, and the roles (made once per length).
+    _shapes: dict[int, tuple[list[str], list[str]]] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @classmethod
     def learn(cls, render: RenderFn, system: bool) -> RowLayout | None:
@@ -87,51 +89,70 @@ class RowLayout:
 
     def text(self, messages: Sequence[dict[str, Any]]) -> str | None:
         """The rendered row, or None when ``messages`` is not ``[system] + (user, assistant)+`` of text."""
-        parts = self._parts(messages)
-        return None if parts is None else "".join(parts)
+        contents = self._contents(messages)
+        if contents is None:
+            return None
+        frames = self._shape(len(contents))[0]
+        parts = frames + contents  # then interleaved: frame, content, frame, ..., content, tail
+        parts[0::2], parts[1::2] = frames, contents
+        return "".join(parts)
 
     def brackets(self, messages: Sequence[dict[str, Any]]) -> list[str] | None:
         """``text(messages)`` cut at the start of each string after the head: each content with the string
         before it, then the tail. Where every such string starts with an added token the tokenizer cuts at
         (`frames_after_head`), the row's tokens are the sum of the brackets' tokens."""
-        parts = self._parts(messages)
-        if parts is None:
+        contents = self._contents(messages)
+        if contents is None:
             return None
-        return [parts[i] + parts[i + 1] for i in range(0, len(parts) - 1, 2)] + [parts[-1]]
+        frames = self._shape(len(contents))[0]
+        brackets = list(map(str.__add__, frames, contents))
+        brackets.append(frames[-1])
+        return brackets
 
     def frames_after_head(self) -> list[str]:
         """Every fixed string a row may hold after its head."""
         frames = [*self.first_pair, *self.middle_pair, self.last_user_to_assistant, self.tail]
         return [self.after_system, *frames] if self.system else frames
 
-    def _parts(self, messages: Sequence[dict[str, Any]]) -> list[str] | None:
-        """Head, content, string, content, ..., content, tail; None for a row of another shape."""
+    def _contents(self, messages: Sequence[dict[str, Any]]) -> list[str] | None:
+        """The messages' contents as the template places them (edited), or None for a row of another shape."""
+        count = len(messages)
         start = 1 if self.system else 0
-        if len(messages) < start + 2 or (len(messages) - start) % 2:
+        if count < start + 2 or (count - start) % 2:
             return None
-        if self.system and messages[0].get("role") != "system":
+        try:
+            roles = [message["role"] for message in messages]
+            contents = [message["content"] for message in messages]
+        except (KeyError, TypeError):
             return None
-        edit_system, edit_user, edit_assistant = (CONTENT_EDITS[name] for name in self.edits)
-        parts = [self.head]
-        if self.system:
-            content = messages[0].get("content")
-            if not isinstance(content, str):
-                return None
-            parts += (edit_system(content), self.after_system)
-        last = len(messages) - 2
-        for index in range(start, len(messages), 2):
-            user, assistant = messages[index], messages[index + 1]
-            if user.get("role") != "user" or assistant.get("role") != "assistant":
-                return None
-            asked, answered = user.get("content"), assistant.get("content")
-            if not isinstance(asked, str) or not isinstance(answered, str):
-                return None
-            if index == last:
-                between, after = self.last_user_to_assistant, self.tail
-            else:
-                between, after = self.first_pair if index == start else self.middle_pair
-            parts += (edit_user(asked), between, edit_assistant(answered), after)
-        return parts
+        if roles != self._shape(count)[1] or not all(map(isinstance, contents, repeat(str))):
+            return None
+        if self.edits != _AS_IS:
+            edit_system, edit_user, edit_assistant = (CONTENT_EDITS[name] for name in self.edits)
+            if self.system:
+                contents[0] = edit_system(contents[0])
+            contents[start::2] = map(edit_user, contents[start::2])
+            contents[start + 1 :: 2] = map(edit_assistant, contents[start + 1 :: 2])
+        return contents
+
+    def _shape(self, count: int) -> tuple[list[str], list[str]]:
+        """For rows of ``count`` messages: the strings before each content then the tail, and the roles."""
+        shape = self._shapes.get(count)
+        if shape is None:
+            frames = [self.head, self.after_system] if self.system else [self.head]
+            pairs = (count - self.system) // 2
+            for pair in range(pairs):
+                if pair == pairs - 1:
+                    between, after = self.last_user_to_assistant, self.tail
+                else:
+                    between, after = self.first_pair if pair == 0 else self.middle_pair
+                frames += (between, after)
+            roles = (["system"] if self.system else []) + ["user", "assistant"] * pairs
+            shape = self._shapes[count] = (frames, roles)
+        return shape
+
+
+_AS_IS = ("as is", "as is", "as is")
 
 
 def _probe_row(pairs: int, system: bool, padded: bool = False) -> list[dict[str, Any]]:
