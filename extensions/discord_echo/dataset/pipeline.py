@@ -207,7 +207,7 @@ def _build_dataset(
     survey = _Survey()
     kept_messages: list[Message] | None = []  # None once the exports are too big to hold
     kept_bytes = 0
-    for read, message in enumerate(same_channel.watch(read_exports(paths, settings.read, file_reports)), 1):
+    for read, message in enumerate(read_exports(paths, settings.read, file_reports), 1):
         survey.observe(message, settings.cleaning)
         if kept_messages is not None:
             kept_bytes += MESSAGE_BYTES + len(message.content)
@@ -252,6 +252,9 @@ def _build_dataset(
         file_reports = []  # the second read reports the same files again
     try:  # the shaper's worker thread stops however the pass ends
         messages = kept_messages if kept_messages is not None else read_exports(paths, settings.read, file_reports)
+        # Seen in this pass, not the first: its warnings are wanted only at the end, and here the build's thread
+        # has time to spare while the worker counts (dataset/background_counts.py).
+        messages = same_channel.watch(messages)
         for utterance in clean(messages, identity, settings.cleaning, cleaning_report):
             seen = cleaning_report.total
             if seen % 2000 == 0:
