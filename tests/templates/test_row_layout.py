@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from discord_echo.templates.chat import load_renderer
-from discord_echo.templates.instruction import compile_template, read_instruction_template, render_template
+from discord_echo.templates.instruction import (
+    compile_template,
+    read_instruction_template,
+    render_template,
+    template_literals,
+)
 from discord_echo.templates.row_layout import RowLayout
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "data" / "instruction-templates"
@@ -47,6 +52,19 @@ NO_LAYOUT_TEMPLATES = {
     ),
     # Content that is escaped, not placed as it is.
     "escaped": "{% for m in messages %}{{ m['role'] }}={{ m['content'] | tojson }};{% endfor %}",
+    # Reasoning templates (Qwen 3, DeepSeek R1): an assistant turn holding </think> loses what comes before it.
+    "think_split": (
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% if m['role'] == 'assistant' and '</think>' in "
+        "m['content'] %}{{ m['content'].split('</think>')[-1] }}{% else %}{{ m['content'] }}{% endif %}"
+        "<|im_end|>\n{% endfor %}"
+    ),
+    # A user turn that is a tool's answer is framed differently.
+    "tool_response": (
+        "{% for m in messages %}{% if m['content'].startswith('<tool_response>') %}<tool>{{ m['content'] }}"
+        "</tool>{% else %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endif %}{% endfor %}"
+    ),
+    # Only a leading newline stripped (not spaces): none of the whole-content edits.
+    "newline_stripped": "{% for m in messages %}<{{ m['role'] }}>{{ m['content'].lstrip('\\n') }}{% endfor %}",
 }
 
 
@@ -69,12 +87,17 @@ def _render_fn(text: str):
     return lambda messages, gen: render_template(compiled, "test template", messages, gen)
 
 
+def _learn(text: str, system: bool) -> RowLayout | None:
+    """RowLayout.learn as the renderer calls it: probed with the template's own string constants."""
+    return RowLayout.learn(_render_fn(text), system, template_literals(compile_template(text, "test"), text))
+
+
 @pytest.mark.parametrize("name", sorted(LAYOUT_TEMPLATES) + [f"named:{n}" for n in NAMED])
 @pytest.mark.parametrize("system", [True, False])
 def test_joined_rows_are_the_rendered_rows(name, system):
     text = read_instruction_template(name[6:], TEMPLATES) if name.startswith("named:") else LAYOUT_TEMPLATES[name]
     render = _render_fn(text)
-    layout = RowLayout.learn(render, system)
+    layout = _learn(text, system)
     assert layout is not None
     for row in _rows(system):
         assert layout.text(row) == render(row, False)
@@ -82,7 +105,16 @@ def test_joined_rows_are_the_rendered_rows(name, system):
 
 @pytest.mark.parametrize("name", sorted(NO_LAYOUT_TEMPLATES))
 def test_a_template_laid_out_otherwise_has_no_layout(name):
-    assert RowLayout.learn(_render_fn(NO_LAYOUT_TEMPLATES[name]), system=True) is None
+    assert _learn(NO_LAYOUT_TEMPLATES[name], system=True) is None
+    if name != "system_last":  # without a system line that one is laid out like any other
+        assert _learn(NO_LAYOUT_TEMPLATES[name], system=False) is None
+
+
+def test_the_template_s_constants_are_what_finds_a_content_test():
+    # Without its constants, the markers alone never hold "</think>": the split goes unseen.
+    text = NO_LAYOUT_TEMPLATES["think_split"]
+    assert RowLayout.learn(_render_fn(text), system=True) is not None
+    assert _learn(text, system=True) is None
 
 
 def test_a_row_of_another_shape_is_left_to_the_template():

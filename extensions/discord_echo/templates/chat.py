@@ -32,6 +32,7 @@ from discord_echo.templates.instruction import (
     render_compiled,
     render_template,
     template_errors,
+    template_literals,
 )
 from discord_echo.templates.row_layout import RowLayout
 from discord_echo.templates.tokenizer_files import read_tokenizer_files
@@ -130,11 +131,13 @@ class ChatRenderer:
         tokenizer: Any = None,
         chat_template: str | None = None,
         piece_render_fn: Callable[[list[dict[str, Any]], bool], str] | None = None,
+        layout_literals: Sequence[str] = (),
     ):
         self._render_fn = render_fn
         # The same text as render_fn, rendered without transformers' per-call overhead; used only for composed
         # counts, which count_tokens_batch (render_fn) verifies.
         self._piece_render_fn = piece_render_fn or render_fn
+        self._layout_literals = layout_literals  # the template's string constants: probes for RowLayout.learn
         self._tokenizer = tokenizer
         self._chat_template = chat_template
         self._encoder: Any = None
@@ -207,14 +210,16 @@ class ChatRenderer:
         return hasattr(self._tokenizer, "lengths")
 
     def count_tokens_composed(self, messages: Sequence[Message]) -> int:
-        """``count_tokens(messages)`` summed from the token counts of the rendered text's pieces.
+        """``count_tokens(messages)`` summed from the token counts of the row's pieces.
 
-        The row is rendered (cheap) and cut just before each added token the tokenizer itself splits the text
-        at (``<|im_start|>``, ``<|eot_id|>``...; see ``_split_pattern``). The tokenizer encodes the text between
-        added tokens independently, so the pieces' counts add up to the row's count; each distinct piece is
-        tokenized once and remembered (``prime`` does many at once). Callers that must be exact verify the
-        emitted rows with ``count_tokens_batch`` (dataset/samples.py does, and falls back on a mismatch).
-        Without a tokenizer this is ``count_tokens``.
+        The pieces are cut just before each added token the tokenizer itself splits the text at
+        (``<|im_start|>``, ``<|eot_id|>``...; see ``_split_pattern``): the tokenizer encodes the text between
+        added tokens independently, so the pieces' counts add up to the row's count. Where the template has a
+        `RowLayout` the row is not rendered: its text is joined from the layout, and where every fixed string
+        after the head starts with such a token, the pieces are the layout's brackets, not cut at all. Each
+        distinct piece is tokenized once and remembered (``prime`` does many at once). Callers that must be
+        exact verify the emitted rows with ``count_tokens_batch`` (dataset/samples.py does, and falls back on
+        a mismatch). Without a tokenizer this is ``count_tokens``.
         """
         if self._tokenizer is None:
             return self.count_tokens(messages)
@@ -254,7 +259,8 @@ class ChatRenderer:
 
     def remember(self, pieces: Sequence[str], counts: Sequence[int]) -> None:
         """Keep the token counts of ``pieces`` for ``count_tokens_composed``; a full cache first forgets its
-        older half (counts primed for conversations not packed yet are the newest, and stay)."""
+        older half (counts primed for conversations not packed yet are among the newest, so they mostly stay;
+        one forgotten is counted again when asked for)."""
         cache = self._piece_counts
         if len(cache) + len(pieces) > self.PIECE_CACHE_LIMIT:
             newer = list(cache.items())[len(cache) // 2 :]
@@ -322,7 +328,7 @@ class ChatRenderer:
         """The template's layout of rows with or without a system line (learnt once), and whether it is
         bracketed: every string after the head starts with a safe cut (``_split_pattern``)."""
         if system not in self._layouts:
-            layout = RowLayout.learn(self._piece_render_fn, system)
+            layout = RowLayout.learn(self._piece_render_fn, system, self._layout_literals)
             pattern = self._split_pattern()
             bracketed = (
                 layout is not None
@@ -552,7 +558,13 @@ def load_renderer(
 
         name = template if named else CHAT_TEMPLATE
         renderer = ChatRenderer(
-            render_hf, label, f"tokenizer {folder}, template {name}", tok, template_text, piece_render_fn=render_pieces
+            render_hf,
+            label,
+            f"tokenizer {folder}, template {name}",
+            tok,
+            template_text,
+            piece_render_fn=render_pieces,
+            layout_literals=template_literals(compiled, template_text),
         )
         renderer.tokenizer_folder, renderer.template_name = str(folder), name
         return renderer

@@ -143,6 +143,18 @@ def render_template(compiled: Any, label: str, messages: list[dict[str, Any]], a
         return render_compiled(compiled, {"messages": messages, "add_generation_prompt": add_generation_prompt})
 
 
+def template_literals(compiled: Any, template_text: str) -> list[str]:
+    """The string constants of a template (``'</think>'``, ``'<|im_start|>'``...), in the order they appear.
+
+    Templates that treat a message differently by what it says test its text against these; row layouts are
+    probed with them (templates/row_layout.py).
+    """
+    from jinja2 import nodes
+
+    tree = compiled.environment.parse(template_text)
+    return list(dict.fromkeys(node.value for node in tree.find_all(nodes.Const) if isinstance(node.value, str)))
+
+
 def render_compiled(compiled: Any, variables: dict[str, Any]) -> str:
     """``compiled.render(**variables)``: the same text and errors, without re-reading the template's globals.
 

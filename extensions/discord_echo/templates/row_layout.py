@@ -17,7 +17,7 @@ differently from the markers (trim it, say). The builder verifies every emitted 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import product, repeat
 from typing import Any
@@ -59,8 +59,16 @@ class RowLayout:
     _shapes: dict[int, tuple[list[str], list[str]]] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @classmethod
-    def learn(cls, render: RenderFn, system: bool) -> RowLayout | None:
-        """The layout of ``render``'s rows with or without a system line, or None if the template has none."""
+    def learn(cls, render: RenderFn, system: bool, literals: Iterable[str] = ()) -> RowLayout | None:
+        """The layout of ``render``'s rows with or without a system line, or None if the template has none.
+
+        ``literals``: the template's string constants. A template that treats some contents differently
+        (Qwen 3 splits an assistant turn at ``</think>``, skips ``<tool_response>`` turns, strips a leading
+        newline) tests them against its own constants, so each is tried inside, before and after a content in
+        every place of a probe row, with some whitespace too: one that the layout does not rebuild means no
+        layout. (A count composed from a wrong layout that comes out too high is never emitted, so the
+        builder's checks alone would not catch it.)
+        """
         rows = [_probe_row(pairs, system) for pairs in range(1, PROBE_PAIRS + 1)]
         padded_rows = [_probe_row(pairs, system, padded=True) for pairs in range(1, PROBE_PAIRS + 1)]
         try:
@@ -84,8 +92,16 @@ class RowLayout:
         for edits in product(CONTENT_EDITS, repeat=len(ROLES)):
             edited = replace(layout, edits=edits)
             if [edited.text(row) for row in padded_rows] == padded_probes:
-                return edited
-        return None
+                break
+        else:
+            return None
+        try:
+            for row in _content_probes(system, literals):
+                if edited.text(row) != render(row, False):
+                    return None
+        except Exception:  # noqa: BLE001 - a template that refuses some content: render every row
+            return None
+        return edited
 
     def text(self, messages: Sequence[dict[str, Any]]) -> str | None:
         """The rendered row, or None when ``messages`` is not ``[system] + (user, assistant)+`` of text."""
@@ -161,6 +177,22 @@ def _probe_row(pairs: int, system: bool, padded: bool = False) -> list[dict[str,
         row.append({"role": "user", "content": _marker(2 * pair + 1, padded)})
         row.append({"role": "assistant", "content": _marker(2 * pair + 2, padded)})
     return row
+
+
+# Besides the template's constants, contents are tried with these around them (templates strip newlines).
+_PROBE_TEXTS = (" ", "\n", "\t", "\n\n", "  ")
+
+
+def _content_probes(system: bool, literals: Iterable[str]) -> Iterator[list[dict[str, Any]]]:
+    """Probe rows of `PROBE_PAIRS` pairs in which one content holds a literal, inside, before or after a word."""
+    texts = dict.fromkeys([*(text for text in literals if text), *_PROBE_TEXTS])
+    base = _probe_row(PROBE_PAIRS, system)
+    for text in texts:
+        for content in (f"a{text}b", f"{text}b", f"a{text}"):
+            for index in range(len(base)):
+                row = [dict(message) for message in base]
+                row[index]["content"] = content
+                yield row
 
 
 def _frames(text: str, numbers: range) -> list[str] | None:
