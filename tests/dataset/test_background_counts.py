@@ -95,6 +95,46 @@ def test_a_wrong_composed_count_is_caught_on_the_worker_too(tiny_dir, export, sm
     assert _build(export, renderer) == good  # checked, found off, packed again counting whole rows
 
 
+def test_one_wrong_count_makes_every_later_conversation_counted_whole_as_in_line(
+    tiny_dir, tmp_path, small_batches, monkeypatch
+):
+    # Composed counts off in two conversations: one too low early on (its check sees it), one far too high a
+    # little later (it drops a reply; no check sees a sample that was never made). In line, the second is
+    # packed counting whole rows, since the first check failed; on the worker's road it was packed already,
+    # with composed counts, and must be packed again for the dataset to be the same.
+    data = json.loads(_export_path(tmp_path).read_text())
+    authors = [m["author"]["name"] for m in data["messages"]]
+    data["messages"][40]["content"] += " zebra"
+    later = next(i for i in range(70, len(authors)) if authors[i] == "alex")
+    data["messages"][later]["content"] += " giraffe"
+    path = tmp_path / "zoo.json"
+    path.write_text(json.dumps(data))
+
+    def build(in_line: bool):
+        if in_line:
+            _in_line(monkeypatch)
+        renderer = load_renderer(tiny_dir)
+        composed = renderer.count_tokens_composed
+
+        def off(messages):
+            text = " ".join(m["content"] for m in messages)
+            return composed(messages) - ("zebra" in text) + 10_000 * ("giraffe" in text)
+
+        renderer.count_tokens_composed = off  # type: ignore[method-assign]
+        return _build(path, renderer)
+
+    background, in_line = build(in_line=False), build(in_line=True)
+    assert background == in_line
+    assert "reply_over_cutoff" not in in_line[1]["samples"]["dropped_my_turns"]
+
+
+def _export_path(tmp_path: Path) -> Path:
+    data = make_sample.build(seed=7, sessions=60, gap_hours=(1, 2))
+    path = tmp_path / "dm.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
 def test_the_worker_thread_stops_after_a_build_and_after_a_failed_one(tiny_dir, export, monkeypatch):
     _build(export, load_renderer(tiny_dir))
     assert not [t for t in threading.enumerate() if t.name.startswith(WORKER)]

@@ -1,24 +1,26 @@
 """The build's token counting on a worker thread, while the build's own thread goes on shaping.
 
-Two kinds of counting run there, in stages, for batches of conversations:
+Two kinds of counting run there, for batches of conversations:
 
-1. *pieces*: the pieces of each conversation's turns not counted yet (``uncounted_pieces``); packing composes
-   every candidate sample's count from them (dataset/samples.py);
+1. *pieces*: the pieces of each conversation's turns not counted yet (``uncounted_pieces``), and those of
+   the trim candidates it will likely try (`SampleBuilder.likely_trims`); packing composes every candidate
+   sample's count from them (dataset/samples.py);
 2. *checks*: every packed sample's rendered row, tokenized whole: the trainer's own count, which
    `SampleBuilder.check` compares with the composed one.
 
-Trimming a turn too long alone counts its shortened candidates as packing asks for them, on the build's
-thread: counting every candidate ahead on the worker was tried, and cost more than it saved (most are never
-asked for, and the worker is as busy as the build's thread already).
+A trim candidate not guessed is counted on the build's thread when packing asks for it. Counting every
+candidate ahead was tried and cost more than it saved; so did letting packing pause for the worker.
 
 Rendering is Python work and stays on the build's thread; tokenizing is most of the cost, and the tokenizer
 runs it without holding the GIL, so on a second core it runs beside the build almost for free.
 Conversations go to the worker in batches (``BATCH_TEXTS`` texts, at most ``BATCH_CONVERSATIONS``
 conversations): each hand-over makes the two threads wait for the GIL once, and one per conversation cost
-more than the tokenizing saved. At most ``MAX_BATCHES`` batches of each stage are under way; the build waits
-for the oldest beyond that, so the conversations held in memory stay a few hundred. Conversations come back
-in the order they were prepared, so the spool numbers them as before. One worker thread: the tokenizer's own
-thread pool is not asked for more.
+more than the tokenizing saved. The worker takes pieces before checks (packing waits for pieces, nothing
+waits for checks until the end). At most ``MAX_BATCHES`` batches of pieces and ``MAX_CHECK_BATCHES`` of
+checks are under way; the build waits for the oldest beyond that, so what waits in memory is bounded (some
+hundreds of conversations, at most ~4,000 samples). Conversations come back in the order they were
+prepared, so the spool numbers them as before. At the end, what the worker has not started is counted on
+the build's thread beside it. One worker thread: the tokenizer's own thread pool is not asked for more.
 
 A renderer whose tokenizer is not safe to call from two threads (``counts_in_background`` False), or one
 without composed counts, is counted on the caller's thread, conversation by conversation.

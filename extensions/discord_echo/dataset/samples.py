@@ -320,8 +320,16 @@ class SampleBuilder:
 
     def check(self, shaped: ShapedConversation, exact: Sequence[int]) -> ShapedConversation:
         """``shaped`` if ``exact`` (the trainer's counts of its samples) agree with its composed counts; else the
-        conversation packed again counting whole rows, as every later one will be."""
-        if not shaped.composed or list(exact) == [s.tokens for s in shaped.samples]:
+        conversation packed again counting whole rows, as every later one will be.
+
+        Once one check has failed, a conversation packed with composed counts before that was known (on the
+        worker's road, dataset/background_counts.py) is packed again whole too, agreeing or not: a composed
+        count too high is never emitted, so no check sees it, yet it may have dropped or trimmed a turn. So
+        the dataset is the one counting in line would give.
+        """
+        if not shaped.composed:
+            return shaped
+        if self._compose and list(exact) == [s.tokens for s in shaped.samples]:
             return shaped
         self._compose = False
         samples, dropped, trimmed = self._pack(shaped.segments, shaped.number)

@@ -152,7 +152,11 @@ class ReplyTargets:
 
 
 class Shaper:
-    """Conversations closed as utterances stream in, shaped into samples at once and spooled to disk."""
+    """Conversations closed as utterances stream in, shaped into samples at once and spooled to disk.
+
+    Its token counting may run on a worker thread (dataset/background_counts.py): end with ``finish``, or
+    ``close`` when the build stops early, so the thread stops.
+    """
 
     def __init__(
         self,
