@@ -10,11 +10,13 @@ Builds a synthetic DCE JSON export (the bundled sample's generator, more session
 times in one process:
 
 * ours: ``build_dataset`` with a real (tiny, locally trained) tokenizer, so every sample's
-  length is counted exactly and fitted to the cutoff;
+  length is counted exactly and fitted to the cutoff; the build tokenizes on a second thread beside its own
+  (dataset/background_counts.py), so its CPU time is printed too;
 * naive: what people do by hand (docs/why-echoes-fail.md, Wrong pairing): ``json.load`` the export, pair each
   message of the other person with the next message of mine, no tokenizer, no cleaning.
 
-Prints both times, the ratio ours/naive, and the share of samples within the cutoff for
+Both run once to warm up, then five times each, alternating; the medians give the ratio. Prints both
+times, the ratio ours/naive, and the share of samples within the cutoff for
 each, measured with the same tokenizer the way the webui trainer does. The last line reads
 ``ratio=<ours/naive> within_cutoff=<ours> naive_within_cutoff=<naive> rss_mb=<build peak RSS>``.
 """
@@ -27,6 +29,7 @@ import json
 import os
 import pickle
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,6 +85,7 @@ def within(rows: list[list[dict]], tokenizer, cutoff: int) -> float:
 # Up to this size the timed build runs in this process, next to the naive baseline; above it only the child's
 # build is timed (this process holds the generated export).
 IN_PROCESS_UP_TO = 200_000
+ROUNDS = 5  # alternating naive / ours runs whose medians give the ratio
 
 
 def peak_rss_mb() -> float:
@@ -149,36 +153,52 @@ def main() -> None:
         # (imported for the cutoff check) leave ~200,000 objects that every garbage collection during the
         # runs would walk again. Left in, they slowed the naive baseline's json.loads 2x (0.39 s -> 0.8 s)
         # and the build far less, which flattered the ratio. Frozen, both run as in a fresh process.
-        del data
-        gc.collect()
-        gc.freeze()
-        naive_pairs(export, "alex")  # burn-in: page cache, imports
-        start = time.perf_counter()
-        naive = naive_pairs(export, "alex")
-        naive_s = time.perf_counter() - start
-
         out = tmp / "child.pickle"
         command = [sys.executable, __file__, "--threads", str(args.threads), "--child"]
         subprocess.run([*command, str(export), str(tokenizer_dir), str(args.cutoff), str(out)], check=True)
         ours_s, files, mine, rss, exact = pickle.loads(out.read_bytes())
         samples = [row["messages"] for path in files if path for row in json.loads(Path(path).read_text("utf-8"))]
+        ours_cpu = None
+        del data
+        gc.collect()
+        gc.freeze()  # after everything this script keeps: see the comment above
+        naive_pairs(export, "alex")  # burn-in: page cache, imports
         if args.messages <= IN_PROCESS_UP_TO:
-            # The ratio from a build in this process, right after the naive run (the child gave the RSS).
-            renderer = load_renderer(tokenizer_dir)
+            # The ratio from builds in this process, alternating with the naive runs (medians of ROUNDS), after
+            # one burn-in of each: the machine's speed drifts by 10-20 % over minutes, and alternating cancels it.
+            build_dataset([export], ["alex"], settings, load_renderer(tokenizer_dir))
+            naive_times, ours_times, ours_cpus = [], [], []
+            for _ in range(ROUNDS):
+                gc.collect()  # each run starts with no garbage of the one before
+                start = time.perf_counter()
+                naive = naive_pairs(export, "alex")
+                naive_times.append(time.perf_counter() - start)
+                del naive
+                renderer = load_renderer(tokenizer_dir)
+                gc.collect()
+                start, cpu = time.perf_counter(), time.process_time()
+                build_dataset([export], ["alex"], settings, renderer)
+                ours_times.append(time.perf_counter() - start)
+                ours_cpus.append(time.process_time() - cpu)
+                del renderer
+            naive = naive_pairs(export, "alex")
+            naive_s, ours_s, ours_cpu = map(statistics.median, (naive_times, ours_times, ours_cpus))
+        else:
             start = time.perf_counter()
-            build_dataset([export], ["alex"], settings, renderer)
-            ours_s = time.perf_counter() - start
+            naive = naive_pairs(export, "alex")
+            naive_s = time.perf_counter() - start
 
         ours_within = within(samples, hf, args.cutoff)
         naive_within = within([r["messages"] for r in naive], hf, args.cutoff)
         print(f"export: {args.messages:,} messages, {export.stat().st_size / 1e6:.1f} MB")
         print(f"naive:  {naive_s:.2f} s, {len(naive):,} pairs, {naive_within:.1%} within cutoff {args.cutoff}")
+        cpu = f", {ours_cpu:.2f} s of CPU (counting runs on a second thread)" if ours_cpu is not None else ""
         print(
-            f"ours:   {ours_s:.2f} s, {len(samples):,} samples ({mine:,} of my messages), "
+            f"ours:   {ours_s:.2f} s{cpu}, {len(samples):,} samples ({mine:,} of my messages), "
             f"{ours_within:.1%} within cutoff, exact token counts: {exact}, build peak RSS {rss:.0f} MB"
         )
         print(
-            f"ratio={ours_s / naive_s:.1f} within_cutoff={ours_within:.3f} "
+            f"ratio={ours_s / naive_s:.2f} within_cutoff={ours_within:.3f} "
             f"naive_within_cutoff={naive_within:.3f} rss_mb={rss:.0f}"
         )
 
