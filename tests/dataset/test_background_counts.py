@@ -151,7 +151,7 @@ def test_the_worker_thread_stops_after_a_build_and_after_a_failed_one(tiny_dir, 
 
 def test_the_trims_counted_ahead_are_the_first_candidates_of_the_long_turns(tiny_dir):
     from discord_echo.dataset.conversations import Conversation, Turn
-    from discord_echo.dataset.samples import TRIM_AHEAD, SampleBuilder
+    from discord_echo.dataset.packing import TRIM_AHEAD, SampleBuilder
 
     def turn(is_me: bool, text: str) -> Turn:
         moment = datetime(2024, 1, 1, tzinfo=timezone.utc)

@@ -6,8 +6,9 @@ from factories import ME, SAM, Chat
 
 from discord_echo.dataset.cleaning import CleaningConfig, CleaningReport, clean
 from discord_echo.dataset.conversations import ConversationConfig, build_conversations
+from discord_echo.dataset.packing import SampleBuilder
 from discord_echo.dataset.participants import list_participants, resolve_identity
-from discord_echo.dataset.samples import DatasetConfig, SampleBuilder
+from discord_echo.dataset.samples import DatasetConfig
 from discord_echo.templates.chat import load_renderer
 
 

@@ -4,7 +4,7 @@ Two kinds of counting run there, for batches of conversations:
 
 1. *pieces*: the pieces of each conversation's turns not counted yet (``uncounted_pieces``), and those of
    the trim candidates it will likely try (`SampleBuilder.likely_trims`); packing composes every candidate
-   sample's count from them (dataset/samples.py);
+   sample's count from them (dataset/packing.py);
 2. *checks*: every packed sample's rendered row, tokenized whole: the trainer's own count, which
    `SampleBuilder.check` compares with the composed one.
 
@@ -36,7 +36,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from discord_echo.dataset.samples import PreparedConversation, SampleBuilder, ShapedConversation, TokenCounter
+from discord_echo.dataset.packing import PreparedConversation, SampleBuilder, ShapedConversation
+from discord_echo.dataset.samples import TokenCounter
 
 BATCH_TEXTS = 512
 BATCH_CONVERSATIONS = 256

@@ -155,7 +155,7 @@ def build_conversations(utterances: Iterable[Utterance], config: ConversationCon
     """Group utterances into conversations, each channel separately, sorted by start time.
 
     A message that replies to something starts a new turn even inside a burst, so the
-    reply's target can be brought in as its context (dataset/samples.py does that).
+    reply's target can be brought in as its context (dataset/packing.py does that).
     """
     by_channel: dict[str, list[Utterance]] = {}
     for utterance in utterances:

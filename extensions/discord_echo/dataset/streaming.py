@@ -21,8 +21,9 @@ from discord_echo.core.id_sets import snowflake
 from discord_echo.dataset.background_counts import BackgroundCounts
 from discord_echo.dataset.cleaning import Utterance
 from discord_echo.dataset.conversations import Conversation, ConversationConfig, ConversationStream, channel_key
+from discord_echo.dataset.packing import SampleBuilder, ShapedConversation
 from discord_echo.dataset.privacy.scrubber import Scrubber
-from discord_echo.dataset.samples import DatasetConfig, SampleBuilder, ShapedConversation, TokenCounter
+from discord_echo.dataset.samples import DatasetConfig, TokenCounter
 from discord_echo.dataset.spool import SampleSpool, SampleView
 
 _AWARE_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -218,7 +218,7 @@ class ChatRenderer:
         `RowLayout` the row is not rendered: its text is joined from the layout, and where every fixed string
         after the head starts with such a token, the pieces are the layout's brackets, not cut at all. Each
         distinct piece is tokenized once and remembered (``prime`` does many at once). Callers that must be
-        exact verify the emitted rows with ``count_tokens_batch`` (dataset/samples.py does, and falls back on
+        exact verify the emitted rows with ``count_tokens_batch`` (dataset/packing.py does, and falls back on
         a mismatch). Without a tokenizer this is ``count_tokens``.
         """
         if self._tokenizer is None:

@@ -12,7 +12,7 @@ out of order, an error on some shape) gets no layout and is rendered as before.
 
 A layout is a shortcut for counting, never the last word: a template could still treat some real content
 differently from the markers (trim it, say). The builder verifies every emitted sample with the trainer's own
-``apply_chat_template`` (dataset/samples.py) and counts whole rows if a composed count is ever off.
+``apply_chat_template`` (dataset/packing.py) and counts whole rows if a composed count is ever off.
 """
 
 from __future__ import annotations
