@@ -87,6 +87,9 @@ def test_errors_become_messages_not_tracebacks(tab, tmp_path):
     values[names.index("gap_minutes")] = 0
     failed = tab.on_preview([str(SAMPLE)], ["alex"], "", "Chat Template", None, *values)
     assert "gap_minutes=0: must be positive" in failed[c["preview_status"]]
+    missing = str(tmp_path / "no-such-model")
+    failed = tab.on_preview([str(SAMPLE)], ["alex"], missing, "Chat Template", None, *_values(tab))
+    assert f"model=&#x27;{missing}&#x27;: no model folder here" in failed[c["preview_status"]]  # HTML-escaped
     assert "preview the samples first" in tab.on_write(None, "x", False)[c["write_status"]]
 
 

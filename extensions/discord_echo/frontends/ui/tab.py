@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from discord_echo.core.errors import EchoError
+from discord_echo.core.errors import ConfigError, EchoError
 from discord_echo.dataset.cleaning import CleaningConfig
 from discord_echo.dataset.conversations import ConversationConfig
 from discord_echo.dataset.pipeline import BuildConfig
@@ -355,7 +355,17 @@ class EchoTab:
         if not me:
             raise EchoError("pick which author is you")
         settings = self.settings_from(list(values))
-        renderer = load_renderer(self.tokenizer_for(model), template, self.context.user_data / "instruction-templates")
+        tokenizer = self.tokenizer_for(model)
+        typed = (model or "").strip() and self.context.loaded_model is None
+        if tokenizer is None and typed and template in (None, "", CHAT_TEMPLATE):
+            # Said of the Model box itself: the renderer alone could only say a tokenizer folder is missing.
+            raise ConfigError(
+                "model",
+                model.strip(),
+                "no model folder here (one holding config.json and its tokenizer); give a local model's folder, "
+                "or pick a named template to build with estimated token counts",
+            )
+        renderer = load_renderer(tokenizer, template, self.context.user_data / "instruction-templates")
         steps = (lambda fraction, what: progress(fraction, desc=what)) if progress is not None else None
         try:
             result = build_dataset(paths, list(me), settings, renderer, steps)
